@@ -1,0 +1,148 @@
+"""Final answers: pull them out of free text and decide when two of them are the same.
+
+Extraction tries, in order: the last `\\boxed{...}`, "The (final) answer is X", "Answer: X"
+or "#### X", and finally the last number in the text. Equivalence uses `math-verify`, so
+`0.5`, `1/2` and `\\frac{1}{2}` count as one answer; text it cannot parse is compared after
+normalisation. A candidate with no extractable answer abstains from votes.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from math_verify import parse, verify
+
+__all__ = ["AnswerMatcher", "extract_answer", "normalize_answer"]
+
+_MAX_ANSWER_CHARS = 200
+_ANSWER_IS = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|=)\s*:?\s*(.+)", re.IGNORECASE
+)
+_ANSWER_LABEL = re.compile(
+    r"(?:^|\n)\s*(?:\**\s*(?:final\s+)?answer\s*\**\s*:|####)\s*(.+)", re.IGNORECASE
+)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
+_TRAILING = " \t.;,!*$`'\""
+
+
+def _last_boxed(text: str) -> str | None:
+    start = max(text.rfind("\\boxed{"), text.rfind("\\fbox{"))
+    if start < 0:
+        return None
+    i = text.index("{", start) + 1
+    depth = 1
+    for j in range(i, len(text)):
+        if text[j] == "{":
+            depth += 1
+        elif text[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[i:j]
+    return None
+
+
+def _clean(raw: str) -> str | None:
+    line = raw.strip().splitlines()[0] if raw.strip() else ""
+    # "The answer is 42. Because ..." keeps "42"; "3.5" keeps its decimal point.
+    line = re.split(r"\.\s+(?=[A-Z])", line, maxsplit=1)[0]
+    line = line.strip(_TRAILING)
+    if line.startswith("\\(") and line.endswith("\\)"):
+        line = line[2:-2].strip()
+    if not line or len(line) > _MAX_ANSWER_CHARS:
+        return None
+    return line
+
+
+def extract_answer(text: str) -> str | None:
+    """Return the final answer stated in `text`, or `None` when there is none.
+
+    Example:
+        ```python
+        extract_answer("17 + 25 = 42, so the answer is 42.")  # "42"
+        extract_answer("... \\\\boxed{\\\\frac{1}{2}}")        # "\\\\frac{1}{2}"
+        ```
+    """
+    boxed = _last_boxed(text)
+    if boxed is not None and boxed.strip():
+        return _clean(boxed)
+    for pattern in (_ANSWER_IS, _ANSWER_LABEL):
+        matches = pattern.findall(text)
+        if matches:
+            cleaned = _clean(matches[-1])
+            if cleaned is not None:
+                return cleaned
+    numbers = _NUMBER.findall(text)
+    if numbers:
+        last: str = numbers[-1]
+        return last.replace(" ", "").rstrip(".,")
+    return None
+
+
+def normalize_answer(answer: str) -> str:
+    """Lower-case, drop spaces, `$`, thousands separators and a trailing `.0`."""
+    norm = answer.strip().strip("$").lower().replace(" ", "")
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", norm):
+        norm = norm.replace(",", "")
+    return re.sub(r"(?<=\d)\.0+$", "", norm)
+
+
+class AnswerMatcher:
+    """Decides answer equivalence with `math-verify`, caching each parse.
+
+    One matcher per selection keeps the cache local (no module-level state).
+
+    Example:
+        ```python
+        matcher = AnswerMatcher()
+        matcher.same("0.5", "\\\\frac{1}{2}")  # True
+        matcher.groups(["1/2", "0.5", "3"])  # [[0, 1], [2]]
+        ```
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, list[Any]] = {}
+        # math-verify times out with signal.alarm, which works on the main thread only.
+        self._timeout: int | None = (
+            5 if threading.current_thread() is threading.main_thread() else None
+        )
+
+    def _parse(self, answer: str) -> list[Any]:
+        if answer not in self._parsed:
+            try:
+                self._parsed[answer] = parse(answer, parsing_timeout=self._timeout)
+            except Exception:  # math-verify raises on pathological input; treat as text
+                self._parsed[answer] = []
+        return self._parsed[answer]
+
+    def same(self, left: str, right: str) -> bool:
+        """Return whether two answers are mathematically (or textually) the same."""
+        if normalize_answer(left) == normalize_answer(right):
+            return True
+        gold, target = self._parse(left), self._parse(right)
+        if not gold or not target:
+            return False
+        try:
+            return bool(verify(gold, target, timeout_seconds=self._timeout))
+        except Exception:  # a sympy failure means "not shown equal", never a crash
+            return False
+
+    def groups(self, answers: Sequence[str | None]) -> list[list[int]]:
+        """Group the indices of equivalent answers; `None` answers abstain.
+
+        Groups keep the order in which their first member appeared.
+        """
+        groups: list[list[int]] = []
+        for index, answer in enumerate(answers):
+            if answer is None:
+                continue
+            for group in groups:
+                representative = answers[group[0]]
+                if representative is not None and self.same(representative, answer):
+                    group.append(index)
+                    break
+            else:
+                groups.append([index])
+        return groups

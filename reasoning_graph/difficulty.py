@@ -1,0 +1,42 @@
+"""Difficulty from a first wave of samples: their agreement and their verifier scores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.state import Candidate, Difficulty
+
+__all__ = ["DIFFICULTY_BINS", "difficulty_bin", "estimate_difficulty"]
+
+DIFFICULTY_BINS = 5
+
+
+def difficulty_bin(score: float) -> int:
+    """Map a difficulty score in [0, 1] to a bin 1 (easiest) .. 5 (hardest), equal widths."""
+    return min(DIFFICULTY_BINS, 1 + int(score * DIFFICULTY_BINS))
+
+
+def estimate_difficulty(wave: Sequence[Candidate], matcher: AnswerMatcher) -> Difficulty:
+    """Estimate difficulty from the first wave of candidates.
+
+    Agreement is the share of the wave that gives the most common answer (a sample with no
+    answer counts against it); difficulty is one minus the mean of agreement and, where the
+    candidates were scored, their mean verifier score. With one unscored sample there is
+    nothing to compare, and score and bin are `None`.
+    """
+    agreement: float | None = None
+    if len(wave) >= 2:
+        groups = matcher.groups([c["answer"] for c in wave])
+        agreement = max((len(g) for g in groups), default=0) / len(wave)
+    scores = [c["score"] for c in wave if c["score"] is not None]
+    mean_score = sum(scores) / len(scores) if scores else None
+    signals = [s for s in (agreement, mean_score) if s is not None]
+    score = 1.0 - sum(signals) / len(signals) if signals else None
+    return {
+        "score": score,
+        "bin": difficulty_bin(score) if score is not None else None,
+        "agreement": agreement,
+        "mean_verifier_score": mean_score,
+        "samples": len(wave),
+    }

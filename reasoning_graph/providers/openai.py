@@ -1,0 +1,466 @@
+"""`OpenAIProvider`: a `Generator` on the official `openai` SDK, for any OpenAI-compatible server.
+
+One request with `n` where the server honours it, concurrent seeded requests where it does not
+(Ollama, llama.cpp), tenacity retries that honour `Retry-After`, and a concurrency limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import os
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from pydantic import SecretStr
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from reasoning_graph.errors import (
+    ConfigurationError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
+__all__ = ["OpenAIProvider"]
+
+_OPENAI_BASE_URL = "https://api.openai.com/v1"
+_NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
+_MAX_RETRY_AFTER_S = 60.0  # longer server hints are capped, as the SDK does
+_MAX_BACKOFF_S = 8.0
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class _LoopState:
+    """What must belong to one event loop: the request limit and (usually) the client."""
+
+    semaphore: asyncio.Semaphore
+    client: openai.AsyncOpenAI
+    owned: bool
+
+
+class OpenAIProvider:
+    """Sample chat completions from OpenAI or any OpenAI-compatible server (vLLM, SGLang, Ollama).
+
+    Usage is exact: it is summed from every successful response's `usage`, and `llm_calls`
+    counts successful HTTP requests (failed attempts are not charged). A server that omits
+    `usage` is charged the upper bound, `max_tokens` completion tokens per choice and no
+    prompt tokens, so token budgets still hold.
+
+    The SDK's own retries are off; this class retries 408, 429, 5xx, timeouts and connection
+    errors up to `max_attempts` times, waiting as long as the `Retry-After` (or
+    `retry-after-ms`) header asks, capped at 60 s, or else an exponential backoff with jitter.
+
+    The concurrency limit and the SDK client are created per running event loop, so sync
+    wrappers may call the provider from successive `asyncio.run` loops. Call `aclose()` before
+    a loop ends to close the connections made on it.
+
+    Testing: openai 3.x sends requests through its own `httpx2` fork, which `respx` does not
+    patch. The SDK also accepts a plain `httpx.AsyncClient` at runtime (its annotation says
+    `httpx2.AsyncClient`), and respx does intercept that one. Pass
+    `http_client=httpx.AsyncClient()` under `respx.mock`, or
+    `httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))` for a
+    respx router without global patching.
+
+    Example:
+        ```python
+        from reasoning_graph.providers.openai import OpenAIProvider
+
+        provider = OpenAIProvider("Qwen/Qwen2.5-1.5B-Instruct", base_url="http://localhost:8000/v1")
+        generation = await provider.generate(
+            [{"role": "user", "content": "What is 17 * 23?"}], n=4, seed=0
+        )
+        print([c.text for c in generation.completions], generation.usage)
+        ```
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | SecretStr | None = None,
+        max_concurrency: int = 16,
+        timeout_s: float = 60.0,
+        max_attempts: int = 4,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        use_n: bool = True,
+        retry_backoff_s: float = 0.5,
+        sleep: Sleep | None = None,
+    ) -> None:
+        """Configure the provider; no request is made until `generate`.
+
+        Args:
+            model: The model name the server knows, e.g. `"gpt-4o-mini"`.
+            base_url: The server's OpenAI-compatible root, e.g. `"http://localhost:8000/v1"`.
+                Falls back to `OPENAI_BASE_URL`, then to OpenAI's API.
+            api_key: The API key. Falls back to `OPENAI_API_KEY`; a server given by
+                `base_url` may need none (`"EMPTY"` is sent). Never shown in repr or errors.
+            max_concurrency: Most requests in flight at once (per event loop).
+            timeout_s: Seconds one HTTP request may take before it is retried.
+            max_attempts: Tries per request, the first included, before giving up.
+            http_client: An `httpx.AsyncClient` or `httpx2.AsyncClient` to send requests with,
+                used on every event loop and never closed here. Defaults to one SDK client
+                per event loop.
+            use_n: Ask for all samples in one request with `n`. `False` always sends `n`
+                concurrent seeded requests of one sample each.
+            retry_backoff_s: First backoff between attempts when the server gives no
+                `Retry-After`; doubles per attempt up to 8 s, plus as much again in jitter.
+            sleep: Coroutine function that waits between attempts. Defaults to
+                `asyncio.sleep`; tests pass a recorder.
+
+        Raises:
+            ConfigurationError: An option is out of range, or no API key is set for OpenAI.
+        """
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        if api_key is None:
+            api_key = os.environ.get("OPENAI_API_KEY") or None
+        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        if not model:
+            raise ConfigurationError("model is empty; pass the model name, e.g. 'gpt-4o-mini'.")
+        if not secret.get_secret_value():
+            if base_url is None:
+                raise ConfigurationError(
+                    "No API key for OpenAI: set OPENAI_API_KEY, pass api_key=..., or pass "
+                    "base_url=... for a local OpenAI-compatible server that needs no key."
+                )
+            secret = SecretStr(_NO_KEY)
+        for name, value, low in (
+            ("max_concurrency", max_concurrency, 1),
+            ("max_attempts", max_attempts, 1),
+        ):
+            if value < low:
+                raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}.")
+        if timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s={timeout_s!r} must be > 0 seconds.")
+        if retry_backoff_s < 0:
+            raise ConfigurationError(f"retry_backoff_s={retry_backoff_s!r} must be >= 0 seconds.")
+
+        self._model = model
+        self._base_url = base_url
+        self._api_key = secret
+        self._max_concurrency = max_concurrency
+        self._timeout_s = timeout_s
+        self._max_attempts = max_attempts
+        self._use_n = use_n
+        self._sleep: Sleep = sleep or asyncio.sleep
+        self._backoff = wait_exponential_jitter(
+            initial=retry_backoff_s, max=_MAX_BACKOFF_S, jitter=retry_backoff_s
+        )
+        self._server_ignores_n = False
+        self._shared_client = self._make_client(http_client) if http_client is not None else None
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The model's name, as sent to the server."""
+        return self._model
+
+    @property
+    def base_url(self) -> str:
+        """The server's root URL."""
+        return self._base_url or _OPENAI_BASE_URL
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIProvider(model={self._model!r}, base_url={self.base_url!r}, "
+            f"max_concurrency={self._max_concurrency}, use_n={self._use_n})"
+        )
+
+    async def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int = 1,
+        max_tokens: int = 512,
+        temperature: float = 0.7,
+        stop: Sequence[str] | None = None,
+        seed: int | None = None,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
+    ) -> Generation:
+        """Sample `n` completions of `messages`.
+
+        Args:
+            messages: The chat so far, in the OpenAI shape.
+            n: How many completions to return.
+            max_tokens: Most completion tokens per completion.
+            temperature: Sampling temperature.
+            stop: Strings that end a completion. Defaults to none.
+            seed: Seed of the first request; further one-sample requests use `seed + 1`,
+                `seed + 2`, .... Defaults to the server's randomness.
+            logprobs: Return each sampled token's log-probability.
+            top_logprobs: Alternatives per token to return with `logprobs` (0 to 20).
+
+        Returns:
+            Exactly `n` completions, each with the seed of the request that made it, and
+            the usage of every successful request.
+
+        Raises:
+            ConfigurationError: `n`, `max_tokens` or `top_logprobs` is out of range.
+            ProviderUnavailableError: The server is unreachable or still failing after
+                `max_attempts` tries.
+            ProviderResponseError: The server refused the request (a 4xx) or answered with
+                something malformed.
+        """
+        if n < 1 or max_tokens < 1 or not 0 <= top_logprobs <= 20:
+            raise ConfigurationError(
+                f"n={n!r} and max_tokens={max_tokens!r} must be >= 1 and "
+                f"top_logprobs={top_logprobs!r} between 0 and 20."
+            )
+        request = _Request(messages, max_tokens, temperature, stop, logprobs, top_logprobs)
+        if n == 1 or not self._use_n or self._server_ignores_n:
+            return await self._fan_out(request, n, seed, 0)
+        first = await self._send(request, n, seed)
+        missing = n - len(first.completions)
+        if missing <= 0:
+            return Generation(completions=first.completions[:n], usage=first.usage)
+        self._server_ignores_n = True  # Ollama and llama.cpp return one choice whatever `n` is
+        rest = await self._fan_out(request, missing, seed, len(first.completions))
+        return Generation(
+            completions=[*first.completions, *rest.completions],
+            usage=add_usage(first.usage, rest.usage),
+        )
+
+    async def aclose(self) -> None:
+        """Close the SDK client this provider made for the running event loop.
+
+        A client passed as `http_client` is left open: its owner closes it.
+        """
+        state = self._states.pop(asyncio.get_running_loop(), None)
+        if state is not None and state.owned:
+            await state.client.close()
+
+    async def _fan_out(
+        self, request: _Request, count: int, seed: int | None, offset: int
+    ) -> Generation:
+        """Send `count` one-sample requests at once, seeded `seed + offset` onwards."""
+        tasks = [
+            asyncio.ensure_future(
+                self._send(request, 1, None if seed is None else seed + offset + i)
+            )
+            for i in range(count)
+        ]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        usage = zero_usage()
+        for part in parts:
+            usage = add_usage(usage, part.usage)
+        return Generation(completions=[c for p in parts for c in p.completions], usage=usage)
+
+    async def _send(self, request: _Request, n: int, seed: int | None) -> Generation:
+        """Make one chat completion request, with retries, and parse its answer."""
+        state = self._state()
+        attempts = 0
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    async with state.semaphore:
+                        response = await state.client.chat.completions.create(
+                            model=self._model,
+                            messages=cast(list[ChatCompletionMessageParam], list(request.messages)),
+                            n=n if n > 1 else openai.omit,
+                            max_tokens=request.max_tokens,
+                            temperature=request.temperature,
+                            stop=list(request.stop) if request.stop else openai.omit,
+                            seed=seed if seed is not None else openai.omit,
+                            logprobs=True if request.logprobs else openai.omit,
+                            top_logprobs=request.top_logprobs
+                            if request.logprobs and request.top_logprobs
+                            else openai.omit,
+                        )
+        except openai.OpenAIError as exc:
+            raise self._translate(exc, attempts) from exc
+        return self._parse(response, request, n, seed)
+
+    def _state(self) -> _LoopState:
+        """Return the semaphore and client of the running loop, made on first use."""
+        loop = asyncio.get_running_loop()
+        state = self._states.get(loop)
+        if state is None:
+            for old in [old for old in self._states if old.is_closed()]:
+                del self._states[old]
+            owned = self._shared_client is None
+            client = self._shared_client or self._make_client(None)
+            state = _LoopState(asyncio.Semaphore(self._max_concurrency), client, owned)
+            self._states[loop] = state
+        return state
+
+    def _make_client(
+        self, http_client: httpx.AsyncClient | httpx2.AsyncClient | None
+    ) -> openai.AsyncOpenAI:
+        # The SDK accepts a legacy `httpx.AsyncClient` at runtime; its annotation lags.
+        return openai.AsyncOpenAI(
+            api_key=self._api_key.get_secret_value(),
+            base_url=self._base_url,
+            timeout=self._timeout_s,
+            max_retries=0,
+            http_client=cast("httpx2.AsyncClient | None", http_client),
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the server's `Retry-After`, else backoff."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        hinted = _retry_after_s(exc) if isinstance(exc, openai.APIStatusError) else None
+        if hinted is not None:
+            return min(max(hinted, 0.0), _MAX_RETRY_AFTER_S)
+        return float(self._backoff(state))
+
+    def _translate(self, exc: openai.OpenAIError, attempts: int) -> Exception:
+        """Turn an SDK error into this library's error, with the key scrubbed out."""
+        where = f"{self.base_url} (model {self._model!r})"
+        if _is_retryable(exc):
+            cause = f" ({exc.__cause__!r})" if exc.__cause__ is not None else ""
+            return ProviderUnavailableError(
+                self._redact(
+                    f"{where} still failing after {attempts} attempt(s): "
+                    f"{type(exc).__name__}: {exc}{cause}. Check that the server is up and "
+                    "reachable, or raise max_attempts / timeout_s."
+                )
+            )
+        if isinstance(exc, openai.APIStatusError):
+            body = exc.body
+            detail = body.get("message") if isinstance(body, dict) else None
+            hint = {
+                401: "Check the API key (OPENAI_API_KEY or api_key=...).",
+                403: "Check that the API key may use this model.",
+                404: f"Check the model name {self._model!r} and the base URL.",
+            }.get(exc.status_code, "Check the request options against what the server supports.")
+            return ProviderResponseError(
+                self._redact(
+                    f"{where} refused the request with HTTP {exc.status_code}: "
+                    f"{detail or exc.message}. {hint}"
+                )
+            )
+        return ProviderResponseError(
+            self._redact(f"{where} answered with something unusable: {exc}.")
+        )
+
+    def _parse(self, response: object, request: _Request, n: int, seed: int | None) -> Generation:
+        """Check the response's shape and turn it into completions and usage."""
+        where = f"{self.base_url} (model {self._model!r})"
+        choices = getattr(response, "choices", None)
+        if not isinstance(response, ChatCompletion) or not isinstance(choices, list) or not choices:
+            raise ProviderResponseError(
+                f"{where} returned no choices for a chat completion request "
+                f"(got {type(response).__name__}). Check that base_url points at an "
+                "OpenAI-compatible /v1 endpoint."
+            )
+        usage = getattr(response, "usage", None)
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        per_choice: int | None = None
+        if isinstance(prompt, int) and isinstance(completion, int):
+            spent: TokenUsage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "llm_calls": 1,
+            }
+            per_choice = completion if len(choices) == 1 else None
+        else:  # no usage reported: charge the most the request may have spent
+            spent = {
+                "prompt_tokens": 0,
+                "completion_tokens": request.max_tokens * len(choices),
+                "llm_calls": 1,
+            }
+        try:
+            completions = [
+                Completion(
+                    text=choice.message.content or "",
+                    finish_reason=getattr(choice, "finish_reason", None),
+                    completion_tokens=per_choice,
+                    logprobs=_parse_logprobs(getattr(choice, "logprobs", None)),
+                    seed=seed,
+                )
+                for choice in choices
+            ]
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ProviderResponseError(
+                f"{where} returned a malformed choice ({exc}). Check that base_url points at "
+                "an OpenAI-compatible /v1 endpoint."
+            ) from exc
+        return Generation(completions=completions, usage=spent)
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key.get_secret_value()
+        return text.replace(key, "**********") if key != _NO_KEY else text
+
+
+@dataclass(frozen=True)
+class _Request:
+    """The options shared by every HTTP request of one `generate` call."""
+
+    messages: Sequence[ChatMessage]
+    max_tokens: int
+    temperature: float
+    stop: Sequence[str] | None
+    logprobs: bool
+    top_logprobs: int
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    """Whether another attempt may succeed: timeouts, lost connections, 408, 429 and 5xx."""
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code in (408, 429) or exc.status_code >= 500
+    )
+
+
+def _retry_after_s(exc: openai.APIStatusError) -> float | None:
+    """Seconds the server asked us to wait (`retry-after-ms`, `Retry-After`), if it did."""
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) / scale
+        except ValueError:
+            pass
+    date = headers.get("retry-after")
+    parsed = email.utils.parsedate_tz(date) if date else None
+    return float(email.utils.mktime_tz(parsed)) - time.time() if parsed else None
+
+
+def _parse_logprobs(raw: object) -> list[TokenLogprob] | None:
+    """Read `choice.logprobs.content` into `TokenLogprob`s, or `None` when absent."""
+    content = getattr(raw, "content", None)
+    if content is None:
+        return None
+    return [
+        TokenLogprob(
+            token=item.token,
+            logprob=item.logprob,
+            top_logprobs={alt.token: alt.logprob for alt in item.top_logprobs or []},
+        )
+        for item in content
+    ]

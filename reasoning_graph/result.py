@@ -1,0 +1,111 @@
+"""`Result`: the answer of a run with the evidence behind it and what it cost."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from reasoning_graph.state import candidate_order
+from reasoning_graph.usage import TokenUsage, total_usage
+
+__all__ = ["CandidateResult", "DifficultyResult", "FailureResult", "Result", "UsageResult"]
+
+
+class CandidateResult(BaseModel):
+    """One candidate solution: its text, extracted answer and verifier score."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    answer: str | None
+    score: float | None
+    text: str
+    node: str
+    round: int
+    chain: int | None
+    parent_id: str | None
+    finish_reason: str | None
+    completion_tokens: int | None
+    seed: int | None
+
+
+class DifficultyResult(BaseModel):
+    """The controller's difficulty estimate; see `reasoning_graph.difficulty`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float | None = None
+    bin: int | None = None
+    agreement: float | None = None
+    mean_verifier_score: float | None = None
+    samples: int = 0
+
+
+class UsageResult(BaseModel):
+    """Exact token usage as the servers reported it, in total and per node."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_tokens: int
+    completion_tokens: int
+    llm_calls: int
+    by_node: dict[str, TokenUsage]
+
+
+class FailureResult(BaseModel):
+    """A branch that failed after its retries; the run went on without it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: str
+    candidate_ids: list[str]
+    error: str
+    message: str
+
+
+class Result(BaseModel):
+    """What `solve` returns.
+
+    Attributes:
+        answer: The selected final answer, or `None` when no candidate stated one.
+        strategy: The strategy that ran.
+        difficulty: The controller's difficulty estimate.
+        candidates: Every candidate, in the order they were started.
+        selected_id: The id of the candidate that best represents the answer.
+        usage: Exact token usage, in total and per node.
+        failures: Branches that failed after their retries.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    answer: str | None
+    strategy: str
+    difficulty: DifficultyResult
+    candidates: list[CandidateResult]
+    selected_id: str | None
+    usage: UsageResult
+    failures: list[FailureResult]
+
+    @property
+    def selected(self) -> CandidateResult | None:
+        """The candidate that best represents the answer."""
+        return next((c for c in self.candidates if c.id == self.selected_id), None)
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Result:
+        """Build a result from the graph's output state."""
+        by_node: dict[str, TokenUsage] = dict(state.get("usage") or {})
+        candidates = sorted((state.get("candidates") or {}).values(), key=candidate_order)
+        return cls(
+            question=state["question"],
+            answer=state.get("answer"),
+            strategy=state["plan"]["strategy"],
+            difficulty=DifficultyResult(**(state.get("difficulty") or {})),
+            candidates=[CandidateResult(**c) for c in candidates],
+            selected_id=state.get("selected_id"),
+            usage=UsageResult(**total_usage(by_node), by_node=by_node),
+            failures=[FailureResult(**f) for f in state.get("failures") or []],
+        )

@@ -1,0 +1,184 @@
+"""The graph's state: small typed dicts with reducers, plain data all the way down.
+
+Everything here serialises as JSON, so any LangGraph checkpointer can store a run and resume
+it. Big texts live once, in `candidates`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from typing_extensions import TypedDict
+
+from reasoning_graph.usage import TokenUsage, merge_node_usage
+
+__all__ = [
+    "Action",
+    "Candidate",
+    "Difficulty",
+    "Event",
+    "Failure",
+    "InputState",
+    "OutputState",
+    "Plan",
+    "ReasoningState",
+    "ReviseTask",
+    "Selection",
+    "ThinkTask",
+    "candidate_order",
+    "merge_candidates",
+]
+
+Selection = Literal["majority", "best_score", "weighted", "last"]
+"""How `select` aggregates: majority vote, highest verifier score, verifier-weighted vote,
+or a majority over the last attempt of each revision chain."""
+
+
+class Candidate(TypedDict):
+    """One generated solution and what is known about it."""
+
+    id: str
+    parent_id: str | None
+    chain: int | None
+    round: int
+    node: Literal["think", "revise"]
+    text: str
+    answer: str | None
+    score: float | None
+    finish_reason: str | None
+    completion_tokens: int | None
+    seed: int | None
+
+
+class Plan(TypedDict):
+    """What the controller decided to spend: fixed when the run starts."""
+
+    strategy: str
+    n: int
+    chains: int
+    """Revision chains (1 for `revision`); 0 for the sampling strategies."""
+    share_prompt: bool
+    revision_context: int
+    max_tokens: int
+    temperature: float
+    seed: int
+    selection: Selection
+    verify: bool
+    budget_tokens: int | None
+    reserve_per_generation: int
+
+
+class Difficulty(TypedDict):
+    """The controller's estimate of how hard the question is.
+
+    `score` runs from 0 (every sample agrees, or the verifier is sure) to 1; `bin` is 1..5
+    (1 easiest); both are `None` when one sample gives nothing to compare.
+    """
+
+    score: float | None
+    bin: int | None
+    agreement: float | None
+    mean_verifier_score: float | None
+    samples: int
+
+
+class Failure(TypedDict):
+    """A branch that failed after its retries; the run goes on without it."""
+
+    node: str
+    candidate_ids: list[str]
+    error: str
+    message: str
+
+
+class Event(TypedDict):
+    """A trace entry: what a node decided or observed."""
+
+    node: str
+    kind: str
+    data: dict[str, Any]
+
+
+class ThinkTask(TypedDict):
+    """One `think` branch: sample `len(ids)` fresh solutions (one request when shared)."""
+
+    question: str
+    ids: list[str]
+    seeds: list[int]
+    chains: list[int | None]
+    max_tokens: int
+    temperature: float
+
+
+class ReviseTask(TypedDict):
+    """One `revise` branch: write the next attempt of a chain given its earlier attempts."""
+
+    question: str
+    id: str
+    seed: int
+    chain: int
+    round: int
+    parent_id: str
+    attempts: list[str]
+    max_tokens: int
+    temperature: float
+
+
+class Action(TypedDict):
+    """The controller's next move, read by the router after `budget`."""
+
+    kind: Literal["think", "revise", "select"]
+    think: list[ThinkTask]
+    revise: list[ReviseTask]
+    reason: str
+
+
+def candidate_order(candidate: Candidate) -> tuple[int, int]:
+    """Sort key: round, then the order in which candidates were started (`c0`, `c1`, ...)."""
+    number = candidate["id"][1:]
+    return candidate["round"], int(number) if number.isdigit() else 0
+
+
+def merge_candidates(
+    left: Mapping[str, Candidate] | None, right: Mapping[str, Candidate] | None
+) -> dict[str, Candidate]:
+    """State reducer: merge candidates by id, the newer copy winning."""
+    return {**(left or {}), **(right or {})}
+
+
+class InputState(TypedDict):
+    """What a caller passes in."""
+
+    question: str
+
+
+class OutputState(TypedDict, total=False):
+    """What a caller gets back."""
+
+    question: str
+    answer: str | None
+    selected_id: str | None
+    plan: Plan
+    difficulty: Difficulty
+    candidates: dict[str, Candidate]
+    failures: list[Failure]
+    usage: dict[str, TokenUsage]
+    events: list[Event]
+
+
+class ReasoningState(TypedDict, total=False):
+    """The whole state of one run."""
+
+    question: str
+    plan: Plan
+    difficulty: Difficulty
+    action: Action
+    launched: int
+    candidates: Annotated[dict[str, Candidate], merge_candidates]
+    failures: Annotated[list[Failure], operator.add]
+    usage: Annotated[dict[str, TokenUsage], merge_node_usage]
+    events: Annotated[list[Event], operator.add]
+    answer: str | None
+    selected_id: str | None
