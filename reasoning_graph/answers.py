@@ -51,6 +51,8 @@ def _clean(raw: str) -> str | None:
     line = line.strip(_TRAILING)
     if line.startswith("\\(") and line.endswith("\\)"):
         line = line[2:-2].strip()
+    if "=" in line:  # "17 + 25 = 42" states 42
+        line = line.rsplit("=", 1)[1].strip(_TRAILING)
     if not line or len(line) > _MAX_ANSWER_CHARS:
         return None
     return line

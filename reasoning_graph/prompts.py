@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reasoning_graph.providers.base import ChatMessage
+from reasoning_graph.messages import ChatMessage
 
 __all__ = [
     "JUDGE_SYSTEM_PROMPT",

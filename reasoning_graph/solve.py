@@ -123,8 +123,13 @@ def solve(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(
-            asolve(
+        pass
+    else:
+        raise RuntimeError("solve() cannot run inside a running event loop; use await asolve()")
+
+    async def run() -> Result:
+        try:
+            return await asolve(
                 question,
                 generator=generator,
                 verifier=verifier,
@@ -132,5 +137,15 @@ def solve(
                 on_progress=on_progress,
                 **options,
             )
-        )
-    raise RuntimeError("solve() cannot run inside a running event loop; use await asolve()")
+        finally:
+            # Providers keep one HTTP client per event loop; this loop ends here.
+            await _close_loop_clients(generator, verifier)
+
+    return asyncio.run(run())
+
+
+async def _close_loop_clients(*backends: object) -> None:
+    for backend in backends:
+        close = getattr(backend, "aclose", None)
+        if close is not None:
+            await close()

@@ -8,11 +8,11 @@ plain dicts inside the graph state.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import TypedDict
 
+from reasoning_graph.messages import ChatMessage
 from reasoning_graph.usage import TokenUsage
 
 __all__ = [
@@ -24,13 +24,6 @@ __all__ = [
     "Verdict",
     "Verifier",
 ]
-
-
-class ChatMessage(TypedDict):
-    """One chat message in the OpenAI shape."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
 
 
 class TokenLogprob(BaseModel):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import os
+import random
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +21,6 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import SecretStr
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
 
 from reasoning_graph.errors import (
     ConfigurationError,
@@ -39,8 +40,6 @@ _OPENAI_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
 _MAX_RETRY_AFTER_S = 60.0  # longer server hints are capped, as the SDK does
 _MAX_BACKOFF_S = 8.0
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass
@@ -99,7 +98,7 @@ class OpenAIProvider:
         http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
         use_n: bool = True,
         retry_backoff_s: float = 0.5,
-        sleep: Sleep | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         """Configure the provider; no request is made until `generate`.
 
@@ -117,8 +116,9 @@ class OpenAIProvider:
                 per event loop.
             use_n: Ask for all samples in one request with `n`. `False` always sends `n`
                 concurrent seeded requests of one sample each.
-            retry_backoff_s: First backoff between attempts when the server gives no
-                `Retry-After`; doubles per attempt up to 8 s, plus as much again in jitter.
+            retry_backoff_s: First wait between attempts when the server sends no
+                `Retry-After`; doubles per attempt, plus up to as much again in jitter,
+                never above 8 s. `0` retries at once.
             sleep: Coroutine function that waits between attempts. Defaults to
                 `asyncio.sleep`; tests pass a recorder.
 
@@ -156,10 +156,8 @@ class OpenAIProvider:
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._use_n = use_n
-        self._sleep: Sleep = sleep or asyncio.sleep
-        self._backoff = wait_exponential_jitter(
-            initial=retry_backoff_s, max=_MAX_BACKOFF_S, jitter=retry_backoff_s
-        )
+        self._sleep = sleep or asyncio.sleep
+        self._backoff_s = retry_backoff_s
         self._server_ignores_n = False
         self._shared_client = self._make_client(http_client) if http_client is not None else None
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
@@ -229,7 +227,7 @@ class OpenAIProvider:
         first = await self._send(request, n, seed)
         missing = n - len(first.completions)
         if missing <= 0:
-            return Generation(completions=first.completions[:n], usage=first.usage)
+            return first
         self._server_ignores_n = True  # Ollama and llama.cpp return one choice whatever `n` is
         rest = await self._fan_out(request, missing, seed, len(first.completions))
         return Generation(
@@ -251,9 +249,7 @@ class OpenAIProvider:
     ) -> Generation:
         """Send `count` one-sample requests at once, seeded `seed + offset` onwards."""
         tasks = [
-            asyncio.ensure_future(
-                self._send(request, 1, None if seed is None else seed + offset + i)
-            )
+            asyncio.create_task(self._send(request, 1, None if seed is None else seed + offset + i))
             for i in range(count)
         ]
         try:
@@ -279,6 +275,7 @@ class OpenAIProvider:
             retry=retry_if_exception(_is_retryable),
             reraise=True,
         )
+        failure: Exception | None = None
         try:
             async for attempt in retrying:
                 with attempt:
@@ -297,9 +294,13 @@ class OpenAIProvider:
                             if request.logprobs and request.top_logprobs
                             else openai.omit,
                         )
-        except openai.OpenAIError as exc:
-            raise self._translate(exc, attempts) from exc
-        return self._parse(response, request, n, seed)
+        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+            failure = exc
+        if failure is None:
+            return self._parse(response, request, n, seed)
+        # Raised outside `except`, so that an SDK error echoing the key is not chained at all.
+        leaks = self._redact(str(failure)) != str(failure)
+        raise self._translate(failure, attempts) from (None if leaks else failure)
 
     def _state(self) -> _LoopState:
         """Return the semaphore and client of the running loop, made on first use."""
@@ -332,9 +333,10 @@ class OpenAIProvider:
         hinted = _retry_after_s(exc) if isinstance(exc, openai.APIStatusError) else None
         if hinted is not None:
             return min(max(hinted, 0.0), _MAX_RETRY_AFTER_S)
-        return float(self._backoff(state))
+        exponential = self._backoff_s * 2.0 ** (state.attempt_number - 1)
+        return min(exponential + random.uniform(0, self._backoff_s), _MAX_BACKOFF_S)
 
-    def _translate(self, exc: openai.OpenAIError, attempts: int) -> Exception:
+    def _translate(self, exc: Exception, attempts: int) -> Exception:
         """Turn an SDK error into this library's error, with the key scrubbed out."""
         where = f"{self.base_url} (model {self._model!r})"
         if _is_retryable(exc):
@@ -347,13 +349,15 @@ class OpenAIProvider:
                 )
             )
         if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            detail = body.get("message") if isinstance(body, dict) else None
+            body = exc.body  # OpenAI and vLLM send {"message": ...}, Ollama a bare string
+            detail = body if isinstance(body, str) else None
+            if isinstance(body, dict) and isinstance(body.get("message"), str):
+                detail = body["message"]
             hint = {
                 401: "Check the API key (OPENAI_API_KEY or api_key=...).",
                 403: "Check that the API key may use this model.",
                 404: f"Check the model name {self._model!r} and the base URL.",
-            }.get(exc.status_code, "Check the request options against what the server supports.")
+            }.get(exc.status_code, "Check max_tokens, stop, seed and logprobs against the server.")
             return ProviderResponseError(
                 self._redact(
                     f"{where} refused the request with HTTP {exc.status_code}: "
@@ -361,7 +365,10 @@ class OpenAIProvider:
                 )
             )
         return ProviderResponseError(
-            self._redact(f"{where} answered with something unusable: {exc}.")
+            self._redact(
+                f"{where} answered with something unusable ({type(exc).__name__}: {exc}). "
+                "Check that base_url points at an OpenAI-compatible /v1 endpoint."
+            )
         )
 
     def _parse(self, response: object, request: _Request, n: int, seed: int | None) -> Generation:
@@ -400,7 +407,7 @@ class OpenAIProvider:
                     logprobs=_parse_logprobs(getattr(choice, "logprobs", None)),
                     seed=seed,
                 )
-                for choice in choices
+                for choice in choices[:n]  # a server may send more than asked; usage counts all
             ]
         except (AttributeError, TypeError, ValueError) as exc:
             raise ProviderResponseError(
@@ -443,9 +450,11 @@ def _retry_after_s(exc: openai.APIStatusError) -> float | None:
         if value is None:
             continue
         try:
-            return float(value) / scale
+            seconds = float(value) / scale
         except ValueError:
-            pass
+            continue
+        if not math.isnan(seconds):
+            return seconds
     date = headers.get("retry-after")
     parsed = email.utils.parsedate_tz(date) if date else None
     return float(email.utils.mktime_tz(parsed)) - time.time() if parsed else None

@@ -1,0 +1,177 @@
+"""The `reasoning-graph` command line: parsing and printing only.
+
+```
+reasoning-graph solve "What is 17 + 25?" --strategy self_consistency --n 8 --json
+```
+
+Bad input ends with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.status import Status
+
+from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.config import STRATEGIES, ReasoningConfig
+from reasoning_graph.errors import ReasoningGraphError
+from reasoning_graph.providers.registry import PROVIDERS, make_generator
+from reasoning_graph.result import Result
+from reasoning_graph.solve import build_config, solve
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, like the rest of the CLI's."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="reasoning-graph",
+        description="Spend test-time compute to answer better: sample, verify, revise, select.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    defaults = ReasoningConfig()
+    solve_cmd = commands.add_parser(
+        "solve",
+        help="answer one question",
+        description="Answer QUESTION. With no provider options, runs the embedded "
+        "SmolLM2-135M-Instruct model on the CPU.",
+    )
+    solve_cmd.add_argument("question", help="the question to answer")
+    solve_cmd.add_argument(
+        "--strategy", choices=STRATEGIES, default=defaults.strategy, help="how to spend samples"
+    )
+    solve_cmd.add_argument("--n", type=int, default=defaults.n, help="generations to spend")
+    solve_cmd.add_argument(
+        "--budget-tokens", type=int, default=None, help="hard cap on completion tokens"
+    )
+    solve_cmd.add_argument(
+        "--max-tokens", type=int, default=defaults.max_tokens, help="tokens per generation"
+    )
+    solve_cmd.add_argument("--temperature", type=float, default=defaults.temperature)
+    solve_cmd.add_argument("--seed", type=int, default=defaults.seed)
+    solve_cmd.add_argument(
+        "--chains", type=int, default=None, help="parallel chains for parallel_revision"
+    )
+    solve_cmd.add_argument(
+        "--no-share-prompt",
+        action="store_true",
+        help="send one request per sample instead of one request with n",
+    )
+    solve_cmd.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        default=None,
+        help="llamacpp (default; embedded model) or openai (any OpenAI-compatible server)",
+    )
+    solve_cmd.add_argument(
+        "--model", default=None, help="served model name, or a GGUF path for llamacpp"
+    )
+    solve_cmd.add_argument(
+        "--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:8000/v1"
+    )
+    solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
+    return parser
+
+
+def _progress_text(state: Mapping[str, Any]) -> str:
+    plan = state.get("plan")
+    done = len(state.get("candidates") or {})
+    tokens = sum(u["completion_tokens"] for u in (state.get("usage") or {}).values())
+    if plan is None:
+        return "planning..."
+    return (
+        f"thinking: {done}/{plan['n']} candidates, {tokens} completion tokens ({plan['strategy']})"
+    )
+
+
+def _print_human(result: Result, console: Console) -> None:
+    console.print(f"[bold]Answer:[/bold] {result.answer if result.answer is not None else '-'}")
+    difficulty = result.difficulty
+    level = f"bin {difficulty.bin}/5" if difficulty.bin is not None else "not estimated"
+    console.print(
+        f"{result.strategy}, {len(result.candidates)} candidates, difficulty {level}, "
+        f"{result.usage.completion_tokens} completion + {result.usage.prompt_tokens} prompt "
+        f"tokens in {result.usage.llm_calls} calls",
+        style="dim",
+    )
+    answers = [c.answer for c in result.candidates]
+    groups = sorted(AnswerMatcher().groups(answers), key=len, reverse=True)
+    votes = [f"{answers[group[0]]} x{len(group)}" for group in groups]
+    abstained = answers.count(None)
+    if abstained:
+        votes.append(f"(no answer) x{abstained}")
+    console.print("votes: " + ", ".join(votes), style="dim")
+    if result.failures:
+        console.print(f"{len(result.failures)} branch(es) failed and were skipped", style="yellow")
+
+
+def _solve(args: argparse.Namespace) -> int:
+    options: dict[str, Any] = {
+        "strategy": args.strategy,
+        "n": args.n,
+        "budget_tokens": args.budget_tokens,
+        "max_tokens": args.max_tokens,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "chains": args.chains,
+        "share_prompt": not args.no_share_prompt,
+    }
+    if not args.question.strip():
+        raise ReasoningGraphError("the question is empty; pass the text of a question")
+    config = build_config(None, options)
+    generator = make_generator(args.provider, model=args.model, base_url=args.base_url)
+    show_progress = not (args.json or args.quiet)
+    stderr = Console(stderr=True)
+    with Status("loading the model...", console=stderr) if show_progress else _NoStatus() as status:
+        result = solve(
+            args.question,
+            generator=generator,
+            config=config,
+            on_progress=(lambda state: status.update(_progress_text(state))) if status else None,
+        )
+    if args.json:
+        sys.stdout.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
+    else:
+        _print_human(result, Console())
+    return 0
+
+
+class _NoStatus:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 on success, 2 on bad input or a failed run)."""
+    args = _parser().parse_args(argv)
+    try:
+        return _solve(args)
+    except ReasoningGraphError as error:
+        message = " ".join(str(error).split())
+        sys.stderr.write(f"reasoning-graph: error: {message}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("reasoning-graph: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
