@@ -4,13 +4,14 @@ Starts `OpenAIStubServer` (loopback, its own thread and event loop) with a fixed
 request and runs `self_consistency` through the real graph (`asolve`) and the real
 `OpenAIProvider`:
 
-- `share_prompt=False`: one `Send` branch per sample, each one HTTP request, all in parallel;
-- `share_prompt=True`: one branch, one request with the server's `n`.
+- *parallel*, `share_prompt=False`: one `Send` branch per sample, one HTTP request each;
+- *shared n*, `share_prompt=True`: one branch, one request with the server's `n`.
 
 It reports wall time per question divided by the per-request latency (ideal: 1.0x whatever
-`n` is), the requests made and the most the server saw in flight at once; then the same
-runs with zero latency, as milliseconds per question and per candidate (nothing subtracted:
-graph, provider, HTTP client and stub server together, on one machine).
+`n` is), the requests made and the most the server saw in flight at once. Then the same
+runs at zero latency, in ms per question and per candidate, nothing subtracted (graph,
+provider, HTTP client and stub server on one machine), next to the graph alone on
+`FakeGenerator` (no HTTP).
 
 Usage:
     python benchmarks/fanout.py [--latency 0.2] [--repeats 3] [--write docs/benchmarks.md]
@@ -34,18 +35,21 @@ from rich.console import Console
 from rich.table import Table
 
 from reasoning_graph import asolve
+from reasoning_graph.providers.base import Generator
+from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.providers.openai import OpenAIProvider
 from reasoning_graph.testing import OpenAIStubServer
 
 SIZES = (1, 4, 16, 64)
 QUESTION = "What is 17 + 25?"
 MAX_CONCURRENCY = 64
+DEFAULT_MAX_CONCURRENCY = 16  # OpenAIProvider's default
 SECTION = "## Fan-out (issue 2)"
 
 
 @dataclass
 class Timing:
-    """Wall times of repeated runs of one configuration, and what the server saw."""
+    """Wall times of repeated questions in one setting, and what the server saw."""
 
     seconds: list[float]
     requests: int  # per question
@@ -60,32 +64,49 @@ class Timing:
         return max(self.seconds)
 
 
-async def run_config(
-    server: OpenAIStubServer, provider: OpenAIProvider, n: int, share_prompt: bool, runs: int
+@dataclass
+class Row:
+    n: int
+    parallel: Timing
+    shared: Timing
+    zero_parallel: Timing
+    zero_shared: Timing
+    graph_only: Timing
+
+
+async def run_setting(
+    generator: Generator,
+    n: int,
+    share_prompt: bool,
+    runs: int,
+    server: OpenAIStubServer | None = None,
 ) -> Timing:
-    """Time `runs` questions after one warm-up question (connections, imports, caches)."""
+    """Time `runs` questions after one warm-up question (connections, caches)."""
 
     async def one() -> float:
         start = time.perf_counter()
         result = await asolve(
             QUESTION,
-            generator=provider,
+            generator=generator,
             strategy="self_consistency",
             n=n,
             share_prompt=share_prompt,
         )
         elapsed = time.perf_counter() - start
-        if result.answer != "42" or len(result.candidates) != n:
-            raise RuntimeError(f"unexpected result for n={n}: {result.answer!r}")
+        if result.answer != "42" or len(result.candidates) != n or result.failures:
+            raise RuntimeError(f"unexpected result for n={n}: {result.answer!r} {result.failures}")
         return elapsed
 
     await one()
-    server.reset()
+    if server is not None:
+        server.reset()
     seconds = [await one() for _ in range(runs)]
+    if server is None:
+        return Timing(seconds, 0, 0)
     return Timing(seconds, len(server.requests) // runs, server.peak_in_flight)
 
 
-async def single_call(server: OpenAIStubServer, provider: OpenAIProvider, runs: int) -> float:
+async def single_call(provider: OpenAIProvider, runs: int) -> float:
     """Mean seconds of one bare `provider.generate(n=1)` call (no graph)."""
     messages = [{"role": "user", "content": QUESTION}]
     await provider.generate(messages, n=1)  # type: ignore[arg-type]
@@ -94,36 +115,50 @@ async def single_call(server: OpenAIStubServer, provider: OpenAIProvider, runs: 
         start = time.perf_counter()
         await provider.generate(messages, n=1)  # type: ignore[arg-type]
         seconds.append(time.perf_counter() - start)
-    server.reset()
     return statistics.fmean(seconds)
 
 
-async def measure(latency: float, repeats: int, overhead_runs: int) -> dict[str, object]:
-    results: dict[str, object] = {}
+@dataclass
+class Report:
+    rows: list[Row]
+    single_call: float
+    default_cap: Timing  # n = max(SIZES), parallel, OpenAIProvider's default max_concurrency
+
+
+async def measure(latency: float, repeats: int, overhead_runs: int) -> Report:
+    fake = FakeGenerator(lambda messages, index: "17 + 25 = 42. The answer is 42.")
     with (
         OpenAIStubServer(latency_s=latency) as slow,
         OpenAIStubServer(latency_s=0.0) as fast,
     ):
-        slow_provider = OpenAIProvider(
-            "stub", base_url=slow.base_url, api_key="bench", max_concurrency=MAX_CONCURRENCY
-        )
-        fast_provider = OpenAIProvider(
-            "stub", base_url=fast.base_url, api_key="bench", max_concurrency=MAX_CONCURRENCY
-        )
+        providers = {
+            name: OpenAIProvider("stub", base_url=url, api_key="bench", max_concurrency=cap)
+            for name, url, cap in (
+                ("slow", slow.base_url, MAX_CONCURRENCY),
+                ("fast", fast.base_url, MAX_CONCURRENCY),
+                ("default", slow.base_url, DEFAULT_MAX_CONCURRENCY),
+            )
+        }
+        slow_p, fast_p = providers["slow"], providers["fast"]
         try:
-            results["single_call"] = await single_call(slow, slow_provider, repeats)
+            single = await single_call(slow_p, repeats)
+            rows = []
             for n in SIZES:
-                for share_prompt in (False, True):
-                    results[f"wall/{n}/{share_prompt}"] = await run_config(
-                        slow, slow_provider, n, share_prompt, repeats
+                rows.append(
+                    Row(
+                        n=n,
+                        parallel=await run_setting(slow_p, n, False, repeats, slow),
+                        shared=await run_setting(slow_p, n, True, repeats, slow),
+                        zero_parallel=await run_setting(fast_p, n, False, overhead_runs, fast),
+                        zero_shared=await run_setting(fast_p, n, True, overhead_runs, fast),
+                        graph_only=await run_setting(fake, n, False, overhead_runs),
                     )
-                    results[f"zero/{n}/{share_prompt}"] = await run_config(
-                        fast, fast_provider, n, share_prompt, overhead_runs
-                    )
+                )
+            default_cap = await run_setting(providers["default"], SIZES[-1], False, repeats, slow)
         finally:
-            await slow_provider.aclose()
-            await fast_provider.aclose()
-    return results
+            for provider in providers.values():
+                await provider.aclose()
+    return Report(rows, single, default_cap)
 
 
 def machine() -> str:
@@ -136,74 +171,126 @@ def machine() -> str:
     except OSError:
         pass
     return (
-        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"{platform.platform()}"
+        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()} "
+        f"({platform.python_implementation()}); {platform.platform()}"
     )
 
 
-def tables(results: dict[str, object], latency: float) -> tuple[list[str], list[list[str]]]:
+def ratio(timing: Timing, latency: float) -> str:
+    return f"{timing.mean / latency:.2f}x ({timing.worst / latency:.2f}x)"
+
+
+def per_question(timing: Timing, n: int) -> str:
+    return f"{timing.mean * 1000:.1f} ({timing.mean * 1000 / n:.2f})"
+
+
+Columns = tuple[list[str], list[list[str]]]
+
+
+def wall_table(report: Report, latency: float) -> Columns:
     header = [
         "n",
         "parallel: wall s",
         "parallel: x latency (worst)",
-        "parallel: requests / peak in flight",
+        "parallel: requests",
+        "parallel: peak in flight",
         "shared n: wall s",
         "shared n: x latency (worst)",
         "shared n: requests",
-        "overhead parallel: ms/question (ms/candidate)",
-        "overhead shared n: ms/question (ms/candidate)",
     ]
-    rows = []
-    for n in SIZES:
-        par = results[f"wall/{n}/False"]
-        shr = results[f"wall/{n}/True"]
-        zpar = results[f"zero/{n}/False"]
-        zshr = results[f"zero/{n}/True"]
-        assert isinstance(par, Timing) and isinstance(shr, Timing)
-        assert isinstance(zpar, Timing) and isinstance(zshr, Timing)
-        rows.append(
-            [
-                str(n),
-                f"{par.mean:.3f}",
-                f"{par.mean / latency:.2f}x ({par.worst / latency:.2f}x)",
-                f"{par.requests} / {par.peak_in_flight}",
-                f"{shr.mean:.3f}",
-                f"{shr.mean / latency:.2f}x ({shr.worst / latency:.2f}x)",
-                str(shr.requests),
-                f"{zpar.mean * 1000:.1f} ({zpar.mean * 1000 / n:.2f})",
-                f"{zshr.mean * 1000:.1f} ({zshr.mean * 1000 / n:.2f})",
-            ]
-        )
+    rows = [
+        [
+            str(r.n),
+            f"{r.parallel.mean:.3f}",
+            ratio(r.parallel, latency),
+            str(r.parallel.requests),
+            str(r.parallel.peak_in_flight),
+            f"{r.shared.mean:.3f}",
+            ratio(r.shared, latency),
+            str(r.shared.requests),
+        ]
+        for r in report.rows
+    ]
     return header, rows
 
 
-def markdown(
-    header: list[str], rows: list[list[str]], args: argparse.Namespace, single: float
-) -> str:
-    command = " ".join(["python", "benchmarks/fanout.py", *sys.argv[1:]])
-    lines = [
-        SECTION,
-        "",
-        f"- Command: `{command}`",
-        f"- Machine: {machine()}",
-        f"- Date: {datetime.datetime.now(datetime.UTC).date().isoformat()}",
-        f"- Stub latency per request: {args.latency} s; one bare `OpenAIProvider.generate(n=1)` "
-        f"call measured {single:.3f} s.",
-        f"- `self_consistency` through `asolve` and `OpenAIProvider(max_concurrency="
-        f"{MAX_CONCURRENCY})` against `OpenAIStubServer` (loopback, honours `n`). "
-        "*parallel* is `share_prompt=False` (one `Send` branch and one request per sample), "
-        "*shared n* is `share_prompt=True` (one request with `n`). Wall times are the mean of "
-        f"{args.repeats} questions after one warm-up (worst in brackets), divided by the stub "
-        "latency. Overhead is the mean of "
-        f"{args.overhead_runs} questions at zero latency, nothing subtracted: graph, provider, "
-        "HTTP client and stub server share the machine (and the stub shares the GIL).",
-        "",
+def overhead_table(report: Report) -> Columns:
+    header = [
+        "n",
+        "parallel over HTTP: ms/question (ms/candidate)",
+        "shared n over HTTP: ms/question (ms/candidate)",
+        "graph alone, parallel, FakeGenerator: ms/question (ms/candidate)",
+    ]
+    rows = [
+        [
+            str(r.n),
+            per_question(r.zero_parallel, r.n),
+            per_question(r.zero_shared, r.n),
+            per_question(r.graph_only, r.n),
+        ]
+        for r in report.rows
+    ]
+    return header, rows
+
+
+def default_cap_line(report: Report, latency: float) -> str:
+    t = report.default_cap
+    return (
+        f"With `OpenAIProvider`'s default `max_concurrency={DEFAULT_MAX_CONCURRENCY}`, "
+        f"n={SIZES[-1]} parallel takes {t.mean:.3f} s = {ratio(t, latency)} latency, "
+        f"peak in flight {t.peak_in_flight}."
+    )
+
+
+def rich_table(title: str, columns: Columns) -> Table:
+    header, rows = columns
+    table = Table(title=title)
+    for column in header:
+        table.add_column(column, justify="right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(columns: Columns) -> list[str]:
+    header, rows = columns
+    return [
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---:" for _ in header) + "|",
         *("| " + " | ".join(row) + " |" for row in rows),
-        "",
     ]
-    return "\n".join(lines)
+
+
+def markdown(report: Report, args: argparse.Namespace) -> str:
+    command = " ".join(["python", "benchmarks/fanout.py", *sys.argv[1:]])
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"- Command: `{command}`",
+            f"- Machine: {machine()}",
+            f"- Date: {datetime.datetime.now(datetime.UTC).date().isoformat()}",
+            f"- Setup: `self_consistency` through `asolve` with `OpenAIProvider(max_concurrency="
+            f"{MAX_CONCURRENCY})` against `OpenAIStubServer` (loopback, honours `n`, "
+            f"{args.latency} s per request; one bare `generate(n=1)` call measured "
+            f"{report.single_call:.3f} s). *parallel* is `share_prompt=False` (one `Send` "
+            "branch and one request per sample), *shared n* is `share_prompt=True` (one "
+            "request with `n`).",
+            f"- Wall time: mean of {args.repeats} questions after one warm-up, divided by the "
+            "stub latency (ideal 1.00x); the worst question in brackets.",
+            "",
+            *markdown_table(wall_table(report, args.latency)),
+            "",
+            default_cap_line(report, args.latency),
+            "",
+            f"Overhead at zero latency: mean of {args.overhead_runs} questions after one "
+            "warm-up, nothing subtracted (graph, provider, HTTP client and the stub server, "
+            "which shares the process and the GIL).",
+            "",
+            *markdown_table(overhead_table(report)),
+            "",
+        ]
+    )
 
 
 def write_section(path: Path, section: str) -> None:
@@ -211,7 +298,7 @@ def write_section(path: Path, section: str) -> None:
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +306,7 @@ def write_section(path: Path, section: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per request")
     parser.add_argument("--repeats", type=int, default=3, help="timed questions per setting")
     parser.add_argument(
@@ -230,21 +317,19 @@ def main() -> None:
     if args.latency <= 0 or args.repeats < 1 or args.overhead_runs < 1:
         parser.error("--latency must be > 0 and --repeats / --overhead-runs >= 1")
 
-    results = asyncio.run(measure(args.latency, args.repeats, args.overhead_runs))
-    header, rows = tables(results, args.latency)
-    single = results["single_call"]
-    assert isinstance(single, float)
-
-    table = Table(title=f"self_consistency fan-out, {args.latency} s per request")
-    for column in header:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(*row)
+    report = asyncio.run(measure(args.latency, args.repeats, args.overhead_runs))
     console = Console()
-    console.print(table)
-    console.print(f"one bare generate(n=1) call: {single:.3f} s; {machine()}")
+    console.print(
+        rich_table(
+            f"self_consistency wall time, {args.latency} s per request",
+            wall_table(report, args.latency),
+        )
+    )
+    console.print(default_cap_line(report, args.latency))
+    console.print(rich_table("overhead at zero latency", overhead_table(report)))
+    console.print(f"one bare generate(n=1) call: {report.single_call:.3f} s; {machine()}")
     if args.write is not None:
-        write_section(args.write, markdown(header, rows, args, single))
+        write_section(args.write, markdown(report, args))
         console.print(f"wrote section {SECTION!r} to {args.write}")
 
 

@@ -18,12 +18,19 @@ from math_verify import parse, verify
 __all__ = ["AnswerMatcher", "extract_answer", "normalize_answer"]
 
 _MAX_ANSWER_CHARS = 200
+# Horizontal whitespace only ([ \t]) where a pattern repeats: \s would let runs of blank
+# lines backtrack against each other (cubic time on degenerate model output).
 _ANSWER_IS = re.compile(
-    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|=)\s*:?\s*(.+)", re.IGNORECASE
+    r"(?:final[ \t]+answer|the[ \t]+answer|answer)[ \t]*(?:is(?![\w'\u2019])|=)[ \t]*:?[ \t]*(.+)",
+    re.IGNORECASE,
 )
 _ANSWER_LABEL = re.compile(
-    r"(?:^|\n)\s*(?:\**\s*(?:final\s+)?answer\s*\**\s*:|####)\s*(.+)", re.IGNORECASE
+    r"(?:^|\n)[ \t]*(?:\**[ \t]*(?:final[ \t]+)?answer[ \t]*\**[ \t]*:|####)[ \t]*(.+)",
+    re.IGNORECASE,
 )
+# Answers math-verify could spend unbounded time on (towers of powers, factorials): off the
+# main thread there is no timeout, so these are compared as text only.
+_RISKY = re.compile(r"\^.*\^|!")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
 _TRAILING = " \t.;,!*$`'\""
 
@@ -48,6 +55,8 @@ def _clean(raw: str) -> str | None:
     line = raw.strip().splitlines()[0] if raw.strip() else ""
     # "The answer is 42. Because ..." keeps "42"; "3.5" keeps its decimal point.
     line = re.split(r"\.\s+(?=[A-Z])", line, maxsplit=1)[0]
+    # "12, since ..." keeps "12"; "(1, 2)" keeps its comma.
+    line = re.split(r",\s+(?=[A-Za-z]{2,})", line, maxsplit=1)[0]
     line = line.strip(_TRAILING)
     if line.startswith("\\(") and line.endswith("\\)"):
         line = line[2:-2].strip()
@@ -112,6 +121,8 @@ class AnswerMatcher:
         )
 
     def _parse(self, answer: str) -> list[Any]:
+        if self._timeout is None and _RISKY.search(answer):
+            return []
         if answer not in self._parsed:
             try:
                 self._parsed[answer] = parse(answer, parsing_timeout=self._timeout)

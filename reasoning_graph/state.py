@@ -176,6 +176,7 @@ class ReasoningState(TypedDict, total=False):
     difficulty: Difficulty
     action: Action
     launched: int
+    round: int
     candidates: Annotated[dict[str, Candidate], merge_candidates]
     failures: Annotated[list[Failure], operator.add]
     usage: Annotated[dict[str, TokenUsage], merge_node_usage]

