@@ -29,6 +29,7 @@ class CandidateResult(BaseModel):
     finish_reason: str | None
     completion_tokens: int | None
     seed: int | None
+    mean_logprob: float | None = None
 
 
 class DifficultyResult(BaseModel):

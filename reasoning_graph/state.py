@@ -50,6 +50,8 @@ class Candidate(TypedDict):
     finish_reason: str | None
     completion_tokens: int | None
     seed: int | None
+    mean_logprob: float | None
+    """Mean log-probability of the sampled tokens, when the provider returned them."""
 
 
 class Plan(TypedDict):

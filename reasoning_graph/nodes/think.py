@@ -37,6 +37,11 @@ def new_candidate(
         "finish_reason": completion.finish_reason,
         "completion_tokens": completion.completion_tokens,
         "seed": completion.seed if completion.seed is not None else seed,
+        "mean_logprob": (
+            sum(t.logprob for t in completion.logprobs) / len(completion.logprobs)
+            if completion.logprobs
+            else None
+        ),
     }
 
 
