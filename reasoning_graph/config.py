@@ -14,6 +14,7 @@ Strategy = Literal[
     "weighted_vote",
     "revision",
     "parallel_revision",
+    "compute_optimal",
 ]
 """How the graph spends its samples.
 
@@ -22,7 +23,15 @@ Strategy = Literal[
 - `weighted_vote`: `n` samples, votes weighted by verifier score.
 - `revision`: one chain of `n` attempts, each revising the earlier ones.
 - `parallel_revision`: `chains` chains sharing `n` attempts between them.
+- `compute_optimal`: a probe of a few samples estimates the question's difficulty; a policy
+  calibrated on data picks the plan for that difficulty and a budget of `n` generations, and
+  sampling stops early once the vote is settled.
 """
+
+EarlyStop = Literal["none", "settled", "confidence"]
+"""When voting strategies stop sampling early: never, once the leader cannot be overturned
+by the samples left, or also once the leader is `stop_confidence` likely to be the majority
+(Adaptive-Consistency's Beta rule)."""
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
@@ -58,6 +67,15 @@ class ReasoningConfig(BaseModel):
     """How many earlier attempts of its chain a revision sees."""
     system_prompt: str | None = None
     """Replaces the default system prompt of the generator."""
+    early_stop: EarlyStop = "none"
+    """Early stopping for `self_consistency`; `compute_optimal` takes it from its policy."""
+    stop_confidence: float = Field(default=0.95, gt=0.5, le=1.0)
+    wave_size: int | None = Field(default=None, ge=1)
+    """Samples per wave when stopping early; `None` means 4 (or the policy's)."""
+    logprobs: bool = False
+    """Ask for token log-probabilities (they sharpen the difficulty estimate)."""
+    policy: str | None = None
+    """Policy file for `compute_optimal`; `None` means the one shipped with the package."""
 
     @field_validator("strategy", mode="before")
     @classmethod

@@ -41,6 +41,7 @@ class DifficultyResult(BaseModel):
     bin: int | None = None
     agreement: float | None = None
     mean_verifier_score: float | None = None
+    token_confidence: float | None = None
     samples: int = 0
 
 
@@ -72,6 +73,7 @@ class Result(BaseModel):
     Attributes:
         answer: The selected final answer, or `None` when no candidate stated one.
         strategy: The strategy that ran.
+        plan: The controller's plan (for `compute_optimal`, the plan it chose).
         difficulty: The controller's difficulty estimate.
         candidates: Every candidate, in the order they were started.
         selected_id: The id of the candidate that best represents the answer.
@@ -84,6 +86,7 @@ class Result(BaseModel):
     question: str
     answer: str | None
     strategy: str
+    plan: dict[str, Any]
     difficulty: DifficultyResult
     candidates: list[CandidateResult]
     selected_id: str | None
@@ -104,6 +107,7 @@ class Result(BaseModel):
             question=state["question"],
             answer=state.get("answer"),
             strategy=state["plan"]["strategy"],
+            plan=dict(state["plan"]),
             difficulty=DifficultyResult(**(state.get("difficulty") or {})),
             candidates=[CandidateResult(**c) for c in candidates],
             selected_id=state.get("selected_id"),

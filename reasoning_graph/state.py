@@ -58,6 +58,13 @@ class Plan(TypedDict):
     """What the controller decided to spend: fixed when the run starts."""
 
     strategy: str
+    """The strategy asked for."""
+    base: str
+    """The strategy being run: `strategy`, or the one `compute_optimal` chose."""
+    phase: Literal["fixed", "probe", "chosen"]
+    """`fixed` for plain strategies; `compute_optimal` goes from `probe` to `chosen`."""
+    budget_n: int
+    """Generations the run may spend in all (the config's `n`)."""
     n: int
     chains: int
     """Revision chains (1 for `revision`); 0 for the sampling strategies."""
@@ -70,6 +77,11 @@ class Plan(TypedDict):
     verify: bool
     budget_tokens: int | None
     reserve_per_generation: int
+    early_stop: Literal["none", "settled", "confidence"]
+    stop_confidence: float
+    wave_size: int
+    """Samples per think wave; 0 means all at once."""
+    logprobs: bool
 
 
 class Difficulty(TypedDict):
@@ -83,6 +95,7 @@ class Difficulty(TypedDict):
     bin: int | None
     agreement: float | None
     mean_verifier_score: float | None
+    token_confidence: float | None
     samples: int
 
 
@@ -107,6 +120,7 @@ class ThinkTask(TypedDict):
     """One `think` branch: sample `len(ids)` fresh solutions (one request when shared)."""
 
     question: str
+    logprobs: bool
     ids: list[str]
     seeds: list[int]
     chains: list[int | None]

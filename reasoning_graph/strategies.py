@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.config import ReasoningConfig
+from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Action, Candidate, Plan, ReviseTask, Selection, ThinkTask
+from reasoning_graph.stopping import should_stop
 
-__all__ = ["REVISION_STRATEGIES", "chain_depth", "make_plan", "next_action", "select_action"]
+__all__ = [
+    "REVISION_STRATEGIES",
+    "chain_depth",
+    "choose_plan",
+    "make_plan",
+    "next_action",
+    "select_action",
+]
 
 REVISION_STRATEGIES = ("revision", "parallel_revision")
 
@@ -24,25 +34,74 @@ _SELECTION: dict[str, Selection] = {
 }
 
 
-def make_plan(config: ReasoningConfig, *, verifier_reserve: int, has_verifier: bool) -> Plan:
+def _base_plan(
+    base: str, n: int, chains: int | None, *, has_verifier: bool
+) -> tuple[Selection, int]:
+    """Selection and chain count of a base strategy."""
+    if base in REVISION_STRATEGIES:
+        selection: Selection = "weighted" if has_verifier else "last"
+        count = 1 if base == "revision" else min(n, chains or max(1, round(n**0.5)))
+        return selection, count
+    return _SELECTION[base], 0
+
+
+def make_plan(
+    config: ReasoningConfig,
+    *,
+    verifier_reserve: int,
+    has_verifier: bool,
+    policy: Policy | None = None,
+) -> Plan:
     """Turn a config into the run's plan.
 
     Revision strategies select with a verifier-weighted vote when a verifier is given and by
-    a majority over the chains' last attempts otherwise.
+    a majority over the chains' last attempts otherwise. `compute_optimal` starts with a
+    probe: `probe_n` samples voted like `self_consistency`, until `choose_plan` replaces it.
     """
-    strategy = config.strategy
-    if strategy in REVISION_STRATEGIES:
-        selection: Selection = "weighted" if has_verifier else "last"
-        if strategy == "revision":
-            chains = 1
-        else:
-            chains = min(config.n, config.chains or max(1, round(config.n**0.5)))
-    else:
-        selection, chains = _SELECTION[strategy], 0
-    verify = selection in ("best_score", "weighted")
+    if config.strategy == "compute_optimal":
+        policy = policy or load_policy(config.policy)
+        probe = min(policy.probe_n, config.n)
+        plan = _plan(
+            config, "self_consistency", probe, "majority", 0, verifier_reserve, verify=has_verifier
+        )
+        return {
+            **plan,
+            "phase": "probe",
+            "early_stop": "none",
+            "wave_size": 0,
+            "stop_confidence": policy.stop_confidence,
+        }
+    selection, chains = _base_plan(
+        config.strategy, config.n, config.chains, has_verifier=has_verifier
+    )
+    return _plan(
+        config,
+        config.strategy,
+        config.n,
+        selection,
+        chains,
+        verifier_reserve,
+        verify=selection in ("best_score", "weighted"),
+    )
+
+
+def _plan(
+    config: ReasoningConfig,
+    base: str,
+    n: int,
+    selection: Selection,
+    chains: int,
+    verifier_reserve: int,
+    *,
+    verify: bool,
+) -> Plan:
+    early_stop = config.early_stop if selection == "majority" else "none"
     return {
-        "strategy": strategy,
-        "n": config.n,
+        "strategy": config.strategy,
+        "base": base,
+        "phase": "fixed",
+        "budget_n": config.n,
+        "n": n,
         "chains": chains,
         "share_prompt": config.share_prompt,
         "revision_context": config.revision_context,
@@ -53,6 +112,42 @@ def make_plan(config: ReasoningConfig, *, verifier_reserve: int, has_verifier: b
         "verify": verify,
         "budget_tokens": config.budget_tokens,
         "reserve_per_generation": config.max_tokens + (verifier_reserve if verify else 0),
+        "early_stop": early_stop,
+        "stop_confidence": config.stop_confidence,
+        "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,
+        "logprobs": config.logprobs,
+    }
+
+
+def choose_plan(plan: Plan, policy: Policy, difficulty_bin: int, *, has_verifier: bool) -> Plan:
+    """Replace a `compute_optimal` probe plan by the policy's plan for `difficulty_bin`.
+
+    Plans that need a verifier fall back to `self_consistency` when there is none; the
+    probe's samples count towards the chosen `n` (they are the first samples, or the chain
+    starts of `parallel_revision`).
+    """
+    choice = policy.plan_for(difficulty_bin, plan["budget_n"])
+    base: str = choice.strategy
+    if base in ("best_of_n", "weighted_vote") and not has_verifier:
+        base = "self_consistency"
+    n = max(choice.n, plan["n"])
+    if base == "parallel_revision":
+        selection: Selection = "weighted" if has_verifier else "last"
+        chains = plan["n"]
+    else:
+        selection, chains = _SELECTION[base], 0
+    verify = selection in ("best_score", "weighted")
+    early_stop = policy.early_stop if selection == "majority" else "none"
+    return {
+        **plan,
+        "base": base,
+        "phase": "chosen",
+        "n": n,
+        "chains": chains,
+        "selection": selection,
+        "verify": verify,
+        "early_stop": early_stop,
+        "wave_size": policy.wave_size if early_stop != "none" else 0,
     }
 
 
@@ -81,6 +176,7 @@ def _fresh_samples(
             "chains": chains,
             "max_tokens": plan["max_tokens"],
             "temperature": plan["temperature"],
+            "logprobs": plan["logprobs"],
         }
 
     if plan["share_prompt"]:
@@ -96,6 +192,33 @@ def _by_chain(candidates: Mapping[str, Candidate]) -> dict[int, list[Candidate]]
     for attempts in chains.values():
         attempts.sort(key=lambda c: c["round"])
     return chains
+
+
+def _next_samples(
+    question: str, plan: Plan, candidates: Mapping[str, Candidate], launched: int
+) -> Action:
+    remaining = plan["n"] - launched
+    if remaining <= 0:
+        return select_action("plan complete")
+    if plan["early_stop"] != "none" and candidates:
+        groups = AnswerMatcher().groups([c["answer"] for c in candidates.values()])
+        counts = [len(g) for g in groups]
+        if should_stop(
+            counts, remaining, rule=plan["early_stop"], confidence=plan["stop_confidence"]
+        ):
+            return select_action(
+                f"vote settled early ({plan['early_stop']}): {sorted(counts, reverse=True)} "
+                f"with {remaining} sample(s) left unspent"
+            )
+    wave = min(remaining, plan["wave_size"] or remaining)
+    # compute_optimal's probe samples start the chains if the policy picks parallel_revision.
+    chains: list[int | None] = list(range(wave)) if plan["phase"] == "probe" else [None] * wave
+    return {
+        "kind": "think",
+        "think": _fresh_samples(question, plan, launched, chains),
+        "revise": [],
+        "reason": f"sample {wave} solution(s)",
+    }
 
 
 def next_action(
@@ -116,16 +239,8 @@ def next_action(
         last_round: The revision round launched last; a chain whose attempt in that round
             failed has no candidate in it, and stops.
     """
-    if plan["strategy"] not in REVISION_STRATEGIES:
-        if launched >= plan["n"]:
-            return select_action("plan complete")
-        chains: list[int | None] = [None] * (plan["n"] - launched)
-        return {
-            "kind": "think",
-            "think": _fresh_samples(question, plan, launched, chains),
-            "revise": [],
-            "reason": f"sample {len(chains)} solutions",
-        }
+    if plan["base"] not in REVISION_STRATEGIES:
+        return _next_samples(question, plan, candidates, launched)
     if launched == 0:
         return {
             "kind": "think",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import ChatMessage
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 
+POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
 
 
@@ -74,7 +76,7 @@ def test_budget_and_n_are_never_exceeded(
     )
 
     verifies = strategy in ("best_of_n", "weighted_vote") or (
-        verifier is not None and strategy in ("revision", "parallel_revision")
+        verifier is not None and strategy in ("revision", "parallel_revision", "compute_optimal")
     )
     verifier_share = 0
     if verifies:
@@ -92,6 +94,7 @@ def test_budget_and_n_are_never_exceeded(
             max_tokens=max_tokens,
             budget_tokens=budget_tokens,
             share_prompt=share_prompt,
+            policy=str(POLICY) if strategy == "compute_optimal" else None,
         )
 
     if budget_tokens is not None and budget_tokens < reserve:

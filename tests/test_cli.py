@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
 from reasoning_graph.cli import main
+from reasoning_graph.testing import OpenAIStubServer
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -64,4 +69,86 @@ def test_entry_point_prints_no_traceback():
     )
     assert completed.returncode == 2
     assert completed.stderr.startswith("reasoning-graph: error:")
+    assert "Traceback" not in completed.stderr
+
+
+# -- the issue's "done when": a real subprocess against a local OpenAI-compatible server --
+
+QUESTION = "What is 17 + 25?"
+RIGHT = "17 + 25 = 42. The answer is 42."
+WRONG = {1: "17 + 25 = 41. The answer is 41.", 4: "The answer is 43.", 6: "I think it is 32."}
+
+
+def scripted_reply(request: Mapping[str, Any], choice_index: int) -> str:
+    """Sample `seed + choice_index` of 0..7: five say 42, samples 1, 4 and 6 say otherwise."""
+    sample = request.get("seed", 0) + choice_index
+    return WRONG.get(sample % 8, RIGHT)
+
+
+@pytest.fixture(params=[True, False], ids=["server-honours-n", "server-ignores-n"])
+def stub(request: pytest.FixtureRequest) -> Iterator[tuple[OpenAIStubServer, bool]]:
+    """The stub server, and whether it honours `n` (as vLLM does) or not (as Ollama)."""
+    with OpenAIStubServer(scripted_reply, honour_n=request.param) as server:
+        yield server, request.param
+
+
+def run_entry_point(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run `python -m reasoning_graph` with no OpenAI key or base URL in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    return subprocess.run(
+        [sys.executable, "-m", "reasoning_graph", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_self_consistency_against_a_stub_server_json(
+    stub: tuple[OpenAIStubServer, bool],
+) -> None:
+    server, honours_n = stub
+    argv = ["solve", QUESTION, "--provider", "openai", "--base-url", server.base_url]
+    argv += ["--model", "m", "--strategy", "self_consistency", "--n", "8", "--json"]
+
+    completed = run_entry_point(argv)
+
+    assert completed.returncode == 0, completed.stderr
+    [line] = completed.stdout.splitlines()  # one JSON object, nothing else on stdout
+    result = json.loads(line)
+    assert result["answer"] == "42"
+    assert result["strategy"] == "self_consistency"
+    assert "difficulty" in result
+    responses = server.responses
+    assert {k: result["usage"][k] for k in ("prompt_tokens", "completion_tokens", "llm_calls")} == {
+        "prompt_tokens": sum(r["usage"]["prompt_tokens"] for r in responses),
+        "completion_tokens": sum(r["usage"]["completion_tokens"] for r in responses),
+        "llm_calls": len(responses),
+    }
+    assert len(result["candidates"]) == 8
+    assert all({"answer", "score"} <= candidate.keys() for candidate in result["candidates"])
+    assert sorted(c["answer"] for c in result["candidates"]) == sorted(
+        ["42"] * 5 + ["41", "43", "32"]
+    )
+    requests = server.requests
+    assert all(r["model"] == "m" for r in requests)
+    if honours_n:  # one request for all eight samples
+        assert [(r.get("n"), r.get("seed")) for r in requests] == [(8, 0)]
+        assert len(responses) == 1
+    else:  # one choice came back: the provider fell back to seeded one-sample requests
+        assert (requests[0].get("n"), requests[0].get("seed")) == (8, 0)
+        assert sorted((r.get("n"), r["seed"]) for r in requests[1:]) == [
+            (None, seed) for seed in range(1, 8)
+        ]
+        assert len(responses) == 8
+
+
+def test_human_output_against_a_stub_server() -> None:
+    with OpenAIStubServer(scripted_reply) as server:
+        argv = ["solve", QUESTION, "--provider", "openai", "--base-url", server.base_url]
+        completed = run_entry_point([*argv, "--model", "m", "--n", "8", "--quiet"])
+
+    assert completed.returncode == 0, completed.stderr
+    assert "Answer: 42" in completed.stdout
+    assert "{" not in completed.stdout  # not JSON
     assert "Traceback" not in completed.stderr

@@ -17,8 +17,9 @@ from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.difficulty import estimate_difficulty
 from reasoning_graph.errors import BudgetError, ConfigurationError
 from reasoning_graph.nodes import NodeFunction
+from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Action, Event, Plan, ReasoningState, ThinkTask
-from reasoning_graph.strategies import make_plan, next_action, select_action
+from reasoning_graph.strategies import choose_plan, make_plan, next_action, select_action
 from reasoning_graph.usage import total_usage
 
 __all__ = ["fit_to_budget", "make_budget_node", "route_after_budget"]
@@ -58,8 +59,12 @@ def fit_to_budget(action: Action, plan: Plan, spent_tokens: int) -> Action:
     return {"kind": action["kind"], "think": think, "revise": revise, "reason": reason}
 
 
-def _first_plan(config: ReasoningConfig, verifier_reserve: int, has_verifier: bool) -> Plan:
-    plan = make_plan(config, verifier_reserve=verifier_reserve, has_verifier=has_verifier)
+def _first_plan(
+    config: ReasoningConfig, verifier_reserve: int, has_verifier: bool, policy: Policy | None
+) -> Plan:
+    plan = make_plan(
+        config, verifier_reserve=verifier_reserve, has_verifier=has_verifier, policy=policy
+    )
     budget = plan["budget_tokens"]
     if budget is not None and budget < plan["reserve_per_generation"]:
         raise BudgetError(
@@ -75,6 +80,7 @@ def make_budget_node(
     config: ReasoningConfig, *, verifier_reserve: int, has_verifier: bool
 ) -> NodeFunction[ReasoningState]:
     """Build the controller node for a graph with this config and verifier."""
+    policy = load_policy(config.policy) if config.strategy == "compute_optimal" else None
 
     async def budget(state: ReasoningState) -> dict[str, Any]:
         question = state.get("question", "")
@@ -84,13 +90,19 @@ def make_budget_node(
         events: list[Event] = []
         plan = state.get("plan")
         if plan is None:
-            plan = _first_plan(config, verifier_reserve, has_verifier)
+            plan = _first_plan(config, verifier_reserve, has_verifier, policy)
             update["plan"] = plan
             events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
         candidates = state.get("candidates", {})
         if "difficulty" not in state and candidates:
             first_wave = [c for c in candidates.values() if c["round"] == 0]
             difficulty = estimate_difficulty(first_wave, AnswerMatcher())
+            if policy is not None and plan["phase"] == "probe":
+                policy_bin = policy.bin_of(difficulty["score"])
+                difficulty["bin"] = policy_bin
+                plan = choose_plan(plan, policy, policy_bin, has_verifier=has_verifier)
+                update["plan"] = plan
+                events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
             update["difficulty"] = difficulty
             events.append({"node": "budget", "kind": "difficulty", "data": dict(difficulty)})
         launched = state.get("launched", 0)

@@ -80,6 +80,7 @@ def make_think_node(
                 max_tokens=state["max_tokens"],
                 temperature=state["temperature"],
                 seed=state["seeds"][0],
+                logprobs=state["logprobs"],
             )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:

@@ -1,17 +1,14 @@
 """`OpenAIProvider`: a `Generator` on the official `openai` SDK, for any OpenAI-compatible server.
 
 One request with `n` where the server honours it, concurrent seeded requests where it does not
-(Ollama, llama.cpp), tenacity retries that honour `Retry-After`, and a concurrency limit.
+(Ollama, llama.cpp), tenacity retries that honour `Retry-After` (the policy lives in
+`reasoning_graph.providers.retry`), and a concurrency limit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import math
 import os
-import random
-import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +17,6 @@ from typing import TYPE_CHECKING, cast
 import openai
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from pydantic import SecretStr
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from reasoning_graph.errors import (
     ConfigurationError,
@@ -28,6 +24,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.providers.retry import async_retrying, is_retryable
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
@@ -38,8 +35,6 @@ __all__ = ["OpenAIProvider"]
 
 _OPENAI_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
-_MAX_RETRY_AFTER_S = 60.0  # longer server hints are capped, as the SDK does
-_MAX_BACKOFF_S = 8.0
 
 
 @dataclass
@@ -61,7 +56,8 @@ class OpenAIProvider:
 
     The SDK's own retries are off; this class retries 408, 429, 5xx, timeouts and connection
     errors up to `max_attempts` times, waiting as long as the `Retry-After` (or
-    `retry-after-ms`) header asks, capped at 60 s, or else an exponential backoff with jitter.
+    `retry-after-ms`) header asks, capped at 60 s, or else an exponential backoff with jitter
+    (see `reasoning_graph.providers.retry`).
 
     The concurrency limit and the SDK client are created per running event loop, so sync
     wrappers may call the provider from successive `asyncio.run` loops. Call `aclose()` before
@@ -268,12 +264,8 @@ class OpenAIProvider:
         """Make one chat completion request, with retries, and parse its answer."""
         state = self._state()
         attempts = 0
-        retrying = AsyncRetrying(
-            sleep=self._sleep,
-            stop=stop_after_attempt(self._max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
-            reraise=True,
+        retrying = async_retrying(
+            max_attempts=self._max_attempts, backoff_s=self._backoff_s, sleep=self._sleep
         )
         failure: Exception | None = None
         try:
@@ -327,19 +319,10 @@ class OpenAIProvider:
             http_client=cast("httpx2.AsyncClient | None", http_client),
         )
 
-    def _wait(self, state: RetryCallState) -> float:
-        """Seconds before the next attempt: the server's `Retry-After`, else backoff."""
-        exc = state.outcome.exception() if state.outcome is not None else None
-        hinted = _retry_after_s(exc) if isinstance(exc, openai.APIStatusError) else None
-        if hinted is not None:
-            return min(max(hinted, 0.0), _MAX_RETRY_AFTER_S)
-        exponential = self._backoff_s * 2.0 ** (state.attempt_number - 1)
-        return min(exponential + random.uniform(0, self._backoff_s), _MAX_BACKOFF_S)
-
     def _translate(self, exc: Exception, attempts: int) -> Exception:
         """Turn an SDK error into this library's error, with the key scrubbed out."""
         where = f"{self.base_url} (model {self._model!r})"
-        if _is_retryable(exc):
+        if is_retryable(exc):
             cause = f" ({exc.__cause__!r})" if exc.__cause__ is not None else ""
             return ProviderUnavailableError(
                 self._redact(
@@ -431,33 +414,6 @@ class _Request:
     stop: Sequence[str] | None
     logprobs: bool
     top_logprobs: int
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    """Whether another attempt may succeed: timeouts, lost connections, 408, 429 and 5xx."""
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
-        return True
-    return isinstance(exc, openai.APIStatusError) and (
-        exc.status_code in (408, 429) or exc.status_code >= 500
-    )
-
-
-def _retry_after_s(exc: openai.APIStatusError) -> float | None:
-    """Seconds the server asked us to wait (`retry-after-ms`, `Retry-After`), if it did."""
-    headers = exc.response.headers
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) / scale
-        except ValueError:
-            continue
-        if not math.isnan(seconds):
-            return seconds
-    date = headers.get("retry-after")
-    parsed = email.utils.parsedate_tz(date) if date else None
-    return float(email.utils.mktime_tz(parsed)) - time.time() if parsed else None
 
 
 def _parse_logprobs(raw: object) -> list[TokenLogprob] | None:

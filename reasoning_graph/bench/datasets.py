@@ -1,0 +1,467 @@
+"""Benchmark data sets: questions with gold answers, loaded from a spec, and their grading.
+
+A spec names where the questions come from:
+
+- `gsm8k:PATH`: GSM8K JSONL, fields `question` and `answer`; the gold answer is the `N` of the
+  answer's last `#### N` line, thousands separators removed.
+- `math:PATH`: MATH-format JSONL, fields `problem` and `answer`, optional `level` (the human
+  difficulty) and `unique_id` (the example id).
+- `jsonl:PATH?question=FIELD&answer=FIELD[&id=FIELD][&difficulty=FIELD]`: any JSONL, with the
+  fields to read named in the query.
+- `gym:TASK[?size=N&seed=S&PARAM=VALUE...]`: `N` questions (default 500) of the reasoning-gym
+  task `TASK`, generated with seed `S` (default 0); every other `PARAM` goes to the task's
+  config, e.g. `gym:basic_arithmetic?min_terms=2&max_terms=3`. Values are read as `true` /
+  `false`, ints, floats, comma-separated tuples (`operators=+,-`) or else strings;
+  `%XX` escapes are decoded.
+- `gym-mix:TASK1,TASK2,...[?size_each=N&seed=S&PARAM=VALUE...]`: shorthand for
+  `gym:TASK1?size=N&seed=S&PARAM=VALUE+gym:TASK2?...` (the params go to every task).
+- `SPEC1+SPEC2+...`: a mix of any of the above, e.g. basic arithmetic at two settings:
+  `gym:basic_arithmetic?max_terms=2+gym:basic_arithmetic?min_terms=4&max_terms=6`. A `+`
+  splits specs only where the next spec's prefix follows it, so `operators=+,-` stays intact.
+  The mix interleaves its parts (the first example of each part, then the second, ...), so a
+  `limit` takes a balanced share of every part.
+
+Grading: math data sets (`gsm8k`, `math`, `jsonl`) count an answer correct when math-verify
+finds it equivalent to the gold answer (`0.5` is `1/2`). reasoning-gym tasks use the task's own
+`score_answer(answer, entry)` and count it correct only when the score is at least 1.0: the
+default scorer gives partial credit to near misses (gold `-4`: `-4.0` scores 0.5, ` -4` 0.67,
+`-4 apples` 0.22) and none of those count. A missing answer (`None`) is always wrong.
+
+Example:
+    ```python
+    dataset = load_dataset("gsm8k:data/gsm8k/test.jsonl", limit=50)
+    example = dataset.examples[0]
+    dataset.grade(example, "18")  # True when the gold answer is 18
+    ```
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.errors import ConfigurationError
+
+__all__ = ["Dataset", "Example", "MathDataset", "load_dataset"]
+
+_PREFIXES = ("gsm8k", "math", "jsonl", "gym", "gym-mix")
+_SPLIT_MIX = re.compile(r"\+(?=(?:" + "|".join(re.escape(p) for p in _PREFIXES) + r"):)")
+_SYNTAX = (
+    "gsm8k:PATH, math:PATH, jsonl:PATH?question=FIELD&answer=FIELD, "
+    "gym:TASK?size=N&seed=S&PARAM=VALUE, gym-mix:TASK1,TASK2?size_each=N, "
+    "or several joined by '+'"
+)
+_INSTALL_HINT = "pip install 'reasoning-graph[bench]'"
+
+
+class Example(BaseModel):
+    """One question of a data set, with its gold answer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    question: str
+    gold: str
+    human_difficulty: str | None = None
+    """The data set's own difficulty label (a MATH level, a reasoning-gym setting)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Dataset(ABC):
+    """A named list of examples that knows how to grade an answer to each of them.
+
+    Args:
+        name: Short name, used in records and example ids.
+        examples: The selected examples, in run order.
+        spec: The spec the data set was loaded from; defaults to `name`.
+    """
+
+    def __init__(self, name: str, examples: Sequence[Example], *, spec: str | None = None):
+        self.name = name
+        self.examples = list(examples)
+        self.spec = spec if spec is not None else name
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __iter__(self) -> Iterator[Example]:
+        return iter(self.examples)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, examples={len(self.examples)})"
+
+    @abstractmethod
+    def grade(self, example: Example, predicted: str | None) -> bool:
+        """Return whether `predicted` (a final answer, not a whole solution) is correct."""
+
+
+class MathDataset(Dataset):
+    """Questions with math answers, graded by math-verify equivalence with the gold answer.
+
+    Example:
+        ```python
+        dataset = MathDataset("toy", [Example(id="t-0", question="1/2 + 0?", gold="1/2")])
+        dataset.grade(dataset.examples[0], "0.5")  # True
+        ```
+    """
+
+    def grade(self, example: Example, predicted: str | None) -> bool:
+        """Return whether `predicted` is equivalent to `example.gold` (`None` is wrong)."""
+        if predicted is None or not predicted.strip():
+            return False
+        # A fresh matcher per call: math-verify's timeout only works on the creating thread.
+        return AnswerMatcher().same(example.gold, predicted)
+
+
+class _GymDataset(Dataset):
+    """reasoning-gym questions, graded by the task's own `score_answer` (correct at 1.0)."""
+
+    def __init__(
+        self,
+        name: str,
+        examples: Sequence[Example],
+        *,
+        score: Callable[[str | None, dict[str, Any]], float],
+        entries: dict[str, dict[str, Any]],
+        spec: str,
+    ):
+        super().__init__(name, examples, spec=spec)
+        self._score = score
+        self._entries = entries
+
+    def grade(self, example: Example, predicted: str | None) -> bool:
+        """Return whether the task scores `predicted` 1.0 (`None` is wrong)."""
+        if predicted is None:
+            return False
+        entry = self._entries.get(example.id) or {
+            "question": example.question,
+            "answer": example.gold,
+            "metadata": dict(example.metadata),
+        }
+        try:
+            return float(self._score(predicted, entry)) >= 1.0
+        except Exception:  # a scorer that chokes on a model's answer has not accepted it
+            return False
+
+
+class _MixedDataset(Dataset):
+    """Several data sets interleaved; each example is graded by the data set it came from."""
+
+    def __init__(self, parts: Sequence[Dataset], examples: Sequence[Example], *, spec: str):
+        super().__init__("+".join(p.name for p in parts), examples, spec=spec)
+        self._owner: dict[str, Dataset] = {}
+        for part in parts:
+            for example in part.examples:
+                if self._owner.setdefault(example.id, part) is not part:
+                    raise ConfigurationError(
+                        f"the mix {spec!r} holds example id {example.id!r} twice; "
+                        "list each data set (and setting) once"
+                    )
+
+    def grade(self, example: Example, predicted: str | None) -> bool:
+        """Grade `example` with the data set of the mix it came from."""
+        owner = self._owner.get(example.id)
+        if owner is None:
+            raise ConfigurationError(f"example {example.id!r} is not part of {self.name!r}")
+        return owner.grade(example, predicted)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A data set before selection: how many examples, and how to build a chosen few."""
+
+    count: int
+    build: Callable[[list[int]], Dataset]
+
+
+def load_dataset(
+    spec: str,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    seed: int = 0,
+    shuffle: bool = False,
+) -> Dataset:
+    """Load the examples a spec names, optionally a slice of them.
+
+    Specs: `gsm8k:PATH`, `math:PATH`,
+    `jsonl:PATH?question=FIELD&answer=FIELD[&id=FIELD][&difficulty=FIELD]`,
+    `gym:TASK[?size=N&seed=S&PARAM=VALUE...]`, `gym-mix:TASK1,TASK2[?size_each=N&...]`, and
+    mixes `SPEC1+SPEC2+...`; see the module docstring for each. Example ids are the data set's
+    own (`unique_id`, the `id` field) when it has them, else `NAME-INDEX` with the index in
+    the file or task.
+
+    Args:
+        spec: Where the questions come from.
+        limit: How many examples to keep; defaults to all of them.
+        offset: How many to skip first; defaults to none.
+        seed: Seed of the shuffle (not of a gym task: that is the spec's own `seed`).
+        shuffle: Shuffle deterministically by `seed` before slicing; defaults to file order.
+
+    Returns:
+        The data set, its `examples` the selected slice.
+
+    Raises:
+        ConfigurationError: An unknown prefix, a missing file, malformed JSON (with its line
+            number), missing fields, an unknown reasoning-gym task or parameter, reasoning-gym
+            not installed, or a slice that selects nothing.
+
+    Example:
+        ```python
+        mix = load_dataset(
+            "gym:basic_arithmetic?max_terms=2&size=50+gym:basic_arithmetic?min_terms=4&size=50",
+            limit=20,
+        )
+        [e.human_difficulty for e in mix.examples[:2]]
+        ```
+    """
+    if (limit is not None and limit < 0) or offset < 0:
+        raise ConfigurationError(
+            f"limit and offset must be non-negative (got limit={limit}, offset={offset})"
+        )
+    parts = [p for piece in _SPLIT_MIX.split(spec.strip()) for p in _expand(piece)]
+    sources = [_source(part) for part in parts]
+    order = [
+        (k, i)
+        for i in range(max(s.count for s in sources))
+        for k, source in enumerate(sources)
+        if i < source.count
+    ]
+    if shuffle:
+        random.Random(seed).shuffle(order)
+    chosen = order[offset : None if limit is None else offset + limit]
+    if not chosen and limit != 0:
+        raise ConfigurationError(
+            f"offset {offset} selects nothing from the {len(order)} examples of {spec!r}"
+        )
+    picks = [[i for part, i in chosen if part == k] for k in range(len(sources))]
+    built = [source.build(picked) for source, picked in zip(sources, picks, strict=True)]
+    if len(built) == 1:
+        return built[0]
+    by_key = {
+        (k, i): example
+        for k, (picked, part) in enumerate(zip(picks, built, strict=True))
+        for i, example in zip(picked, part.examples, strict=True)
+    }
+    return _MixedDataset(built, [by_key[key] for key in chosen], spec=spec)
+
+
+def _expand(spec: str) -> list[str]:
+    """Split a `gym-mix:` shorthand into its `gym:` specs; other specs stay as they are."""
+    if not spec.startswith("gym-mix:"):
+        return [spec]
+    tasks, _, query = spec.removeprefix("gym-mix:").partition("?")
+    params = [p for p in query.split("&") if p]
+    shared = [re.sub(r"^size_each=", "size=", p) for p in params]
+    suffix = "?" + "&".join(shared) if shared else ""
+    return [f"gym:{task.strip()}{suffix}" for task in tasks.split(",") if task.strip()]
+
+
+def _source(spec: str) -> _Source:
+    prefix, colon, rest = spec.partition(":")
+    if not colon or prefix not in _PREFIXES or not rest:
+        raise ConfigurationError(f"unknown data set spec {spec!r}; accepted: {_SYNTAX}")
+    if prefix == "gym":
+        return _gym_source(spec, rest)
+    if prefix == "jsonl":
+        path_text, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
+        fields_ = _query(query, spec)
+        unknown = sorted(set(fields_) - {"question", "answer", "id", "difficulty"})
+        if unknown or "question" not in fields_ or "answer" not in fields_:
+            raise ConfigurationError(
+                f"{spec!r} must name its fields as jsonl:PATH?question=FIELD&answer=FIELD"
+                f"[&id=FIELD][&difficulty=FIELD] (unknown: {', '.join(unknown) or 'none'})"
+            )
+        names = {key: str(value) for key, value in fields_.items()}
+        return _file_source(spec, path_text, names, gold=lambda raw, line: raw)
+    names = (
+        {"question": "question", "answer": "answer", "id": "id"}
+        if prefix == "gsm8k"
+        else {"question": "problem", "answer": "answer", "id": "unique_id", "difficulty": "level"}
+    )
+    return _file_source(spec, rest, names, gold=_gsm8k_gold if prefix == "gsm8k" else None)
+
+
+def _gsm8k_gold(answer: str, where: str) -> str:
+    if "####" not in answer:
+        raise ConfigurationError(f"{where}: the answer has no final '#### N' line")
+    return answer.rsplit("####", 1)[1].strip().replace(",", "")
+
+
+def _file_source(
+    spec: str,
+    path_text: str,
+    names: dict[str, str],
+    *,
+    gold: Callable[[str, str], str] | None,
+) -> _Source:
+    path = Path(path_text).expanduser()
+    records = _read_jsonl(path)
+    if not records:
+        raise ConfigurationError(f"{path} holds no examples")
+    kind = spec.partition(":")[0]
+    name = path.stem if kind == "jsonl" else f"{kind}-{path.stem}"
+    examples: list[Example] = []
+    for index, (line, record) in enumerate(records):
+        where = f"line {line} of {path}"
+        missing = [names[f] for f in ("question", "answer") if names[f] not in record]
+        if missing:
+            raise ConfigurationError(
+                f"{where} has no field {', '.join(map(repr, missing))} "
+                f"(its fields: {', '.join(record) or 'none'})"
+            )
+        answer = str(record[names["answer"]])
+        own_id = record.get(names["id"]) if "id" in names else None
+        level = record.get(names["difficulty"]) if "difficulty" in names else None
+        used = {names["question"], names["answer"], names.get("id"), names.get("difficulty")}
+        examples.append(
+            Example(
+                id=str(own_id) if own_id is not None else f"{name}-{index}",
+                question=str(record[names["question"]]),
+                gold=gold(answer, where) if gold is not None else answer,
+                human_difficulty=(
+                    None
+                    if level is None
+                    else f"Level {level}"
+                    if isinstance(level, int)
+                    else str(level)
+                ),
+                metadata={k: v for k, v in record.items() if k not in used},
+            )
+        )
+    return _Source(
+        count=len(examples),
+        build=lambda picks: MathDataset(name, [examples[i] for i in picks], spec=spec),
+    )
+
+
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a JSONL file with their (1-based) line numbers; blank lines skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(f"no such data file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read data file {path}: {exc}") from None
+    records: list[tuple[int, dict[str, Any]]] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(
+                f"line {line_number} of {path} is not valid JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+        if not isinstance(record, dict):
+            raise ConfigurationError(
+                f"line {line_number} of {path} is a JSON {type(record).__name__}, not an object"
+            )
+        records.append((line_number, record))
+    return records
+
+
+def _query(query: str, spec: str) -> dict[str, Any]:
+    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`), with typed values."""
+    params: dict[str, Any] = {}
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise ConfigurationError(f"{spec!r}: expected KEY=VALUE in the query, got {pair!r}")
+        params[unquote(key)] = _value(unquote(value))
+    return params
+
+
+def _value(text: str) -> Any:
+    if "," in text:
+        return tuple(_value(item) for item in text.split(","))
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        if len(value) == 2 and numbers:  # a (low, high) range
+            return str(value[0]) if value[0] == value[1] else f"{value[0]}..{value[1]}"
+        return ",".join(_compact(v) for v in value)
+    return str(value)
+
+
+def _gym_source(spec: str, rest: str) -> _Source:
+    task, _, query = rest.partition("?")
+    params = _query(query, spec)
+    size = params.pop("size", 500)
+    gym_seed = params.get("seed", 0)
+    if not isinstance(size, int) or size < 1:
+        raise ConfigurationError(f"{spec!r}: size must be a positive integer (got {size!r})")
+    try:
+        gym = importlib.import_module("reasoning_gym")
+        registry: dict[str, Any] = importlib.import_module("reasoning_gym.factory").DATASETS
+    except ImportError:
+        raise ConfigurationError(
+            f"{spec!r} needs reasoning-gym; install it with {_INSTALL_HINT}"
+        ) from None
+    if task not in registry:
+        close = difflib.get_close_matches(task, registry, n=3) or sorted(registry)[:5]
+        raise ConfigurationError(
+            f"unknown reasoning-gym task {task!r}; did you mean {', '.join(close)}? "
+            f"({len(registry)} tasks, e.g. basic_arithmetic, chain_sum, leg_counting)"
+        )
+    config_cls = registry[task][1]
+    accepted = [f.name for f in fields(config_cls)] if is_dataclass(config_cls) else []
+    settings = {**params, "seed": gym_seed}
+    try:
+        task_data = gym.create_dataset(task, size=size, **settings)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"{spec!r}: {exc}; {task} accepts {', '.join(a for a in accepted if a != 'size')}"
+        ) from None
+    except (AssertionError, ValueError) as exc:
+        raise ConfigurationError(f"{spec!r}: invalid {task} settings: {exc}") from None
+    label = ",".join(f"{k}={_compact(v)}" for k, v in params.items())
+    name = f"{task}[{label}]" if label else task
+
+    def build(picks: list[int]) -> Dataset:
+        examples: list[Example] = []
+        entries: dict[str, dict[str, Any]] = {}
+        for index in picks:
+            entry: dict[str, Any] = task_data[index]
+            metadata = dict(entry.get("metadata") or {})
+            difficulty = metadata.get("difficulty")
+            example = Example(
+                id=f"{name}-{index}",
+                question=str(entry["question"]),
+                gold="" if entry.get("answer") is None else str(entry["answer"]),
+                human_difficulty=(
+                    ",".join(f"{k}={_compact(v)}" for k, v in difficulty.items())
+                    if isinstance(difficulty, dict) and difficulty
+                    else None
+                ),
+                metadata=metadata,
+            )
+            examples.append(example)
+            entries[example.id] = entry
+        return _GymDataset(name, examples, score=task_data.score_answer, entries=entries, spec=spec)
+
+    return _Source(count=size, build=build)

@@ -1,0 +1,181 @@
+"""Fit a compute-optimal policy from bench records, as Snell et al. do per difficulty bin.
+
+1. Each calibration question gets a model-predicted difficulty: the score
+   `estimate_difficulty` gives its first `probe_n` samples (the same samples, same seeds, a
+   `compute_optimal` probe draws at run time), taken from a sampling run with `n >= probe_n`.
+2. Bin edges are the 20/40/60/80% quantiles of those scores: five bins of (about) equal size.
+3. For each bin and budget, among the plans measured with `probe_n <= n <= budget`, the plan
+   with the best accuracy on the bin's questions wins; plans within `accuracy_tolerance` of
+   the best are tied, and ties go to fewer mean completion tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.bench.records import BenchRecord
+from reasoning_graph.difficulty import estimate_difficulty
+from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.policy import POLICY_VERSION, PlanChoice, Policy
+from reasoning_graph.state import Candidate
+
+__all__ = ["fit_policy", "probe_difficulty"]
+
+_SAMPLING = ("self_consistency", "best_of_n", "weighted_vote")
+_BINS = 5
+PlanKey = tuple[str, int]
+
+
+def _index(candidate_id: str) -> int:
+    return int(candidate_id[1:]) if candidate_id[1:].isdigit() else 0
+
+
+def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) -> float | None:
+    """The difficulty score of `record`'s first `probe_n` samples (a sampling run)."""
+    first = sorted(record.candidates, key=lambda c: _index(c.id))[:probe_n]
+    wave: list[Candidate] = [
+        {
+            "id": c.id,
+            "parent_id": None,
+            "chain": c.chain,
+            "round": c.round,
+            "node": "think",
+            "text": "",
+            "answer": c.answer,
+            "score": c.score,
+            "finish_reason": None,
+            "completion_tokens": c.completion_tokens,
+            "seed": c.seed,
+            "mean_logprob": c.mean_logprob,
+        }
+        for c in first
+    ]
+    return estimate_difficulty(wave, matcher)["score"]
+
+
+def _plan_key(record: BenchRecord, probe_n: int) -> PlanKey | None:
+    """The policy plan a record measured, or `None` if a policy cannot choose it."""
+    if record.strategy in _SAMPLING:
+        return record.strategy, record.n
+    chains = (record.plan or {}).get("chains")
+    if record.strategy == "parallel_revision" and chains == probe_n:
+        return record.strategy, record.n
+    return None
+
+
+def _quantile_edges(scores: Sequence[float]) -> list[float]:
+    ordered = sorted(scores)
+    return [ordered[min(len(ordered) - 1, (len(ordered) * k) // _BINS)] for k in range(1, _BINS)]
+
+
+def _best(
+    outcomes: Mapping[PlanKey, list[tuple[bool, int]]], budget: int, tolerance: float
+) -> PlanChoice:
+    measured = {k: v for k, v in outcomes.items() if v}
+    affordable = {k: v for k, v in measured.items() if k[1] <= budget}
+    if not affordable:  # every plan costs more than the budget: take the cheapest
+        cheapest = min(measured, key=lambda k: k[1])
+        affordable = {cheapest: measured[cheapest]}
+    pool = affordable
+    stats = {
+        key: (sum(ok for ok, _ in runs) / len(runs), sum(t for _, t in runs) / len(runs))
+        for key, runs in pool.items()
+    }
+    top = max(accuracy for accuracy, _ in stats.values())
+    key = min(
+        (k for k, (accuracy, _) in stats.items() if accuracy >= top - tolerance),
+        key=lambda k: (stats[k][1], k[1]),
+    )
+    strategy: Any = key[0]
+    return PlanChoice(
+        strategy=strategy,
+        n=key[1],
+        accuracy=round(stats[key][0], 4),
+        mean_completion_tokens=round(stats[key][1], 1),
+    )
+
+
+def fit_policy(
+    records: Iterable[BenchRecord],
+    *,
+    probe_n: int,
+    budgets: Sequence[int],
+    model: str,
+    accuracy_tolerance: float = 0.0,
+    early_stop: Literal["none", "settled", "confidence"] = "confidence",
+    stop_confidence: float = 0.95,
+    wave_size: int = 2,
+    fitted_on: Mapping[str, Any] | None = None,
+) -> Policy:
+    """Fit a policy from bench records of a calibration split.
+
+    Args:
+        records: Bench records; failed ones are ignored. They must include a sampling run
+            with `n >= probe_n` per question (for its difficulty) and the plans to choose
+            from (sampling strategies at several `n`; `parallel_revision` with
+            `chains == probe_n`).
+        probe_n: Samples in the run-time probe.
+        budgets: The budgets (`n`, generations) to fit plans for.
+        model: The model the records came from, recorded in the policy.
+        accuracy_tolerance: Plans this close to the best accuracy count as tied.
+        early_stop: The stopping rule `compute_optimal` applies to voting plans.
+        stop_confidence: Threshold of the `confidence` rule.
+        wave_size: Samples per wave after the probe.
+        fitted_on: Provenance to record (data spec, command, date).
+
+    Raises:
+        ConfigurationError: No question has a sampling run with `n >= probe_n`, or no
+            record measures a plan a policy can choose.
+    """
+    matcher = AnswerMatcher()
+    valid = [r for r in records if r.error is None]
+    scores: dict[str, float] = {}
+    for record in sorted(valid, key=lambda r: -r.n):
+        if record.strategy in _SAMPLING and record.n >= probe_n and record.example_id not in scores:
+            score = probe_difficulty(record, probe_n, matcher)
+            scores[record.example_id] = 0.5 if score is None else score
+    if not scores:
+        raise ConfigurationError(
+            f"no record is a sampling run with n >= probe_n={probe_n}: run `reasoning-graph "
+            f"bench --strategies self_consistency --n {probe_n},...` on the calibration split"
+        )
+    outcomes: dict[PlanKey, dict[str, tuple[bool, int]]] = defaultdict(dict)
+    for record in valid:
+        key = _plan_key(record, probe_n)
+        if key is not None and key[1] >= probe_n and record.example_id in scores:
+            outcomes[key][record.example_id] = (record.correct, record.completion_tokens)
+    if not outcomes:
+        raise ConfigurationError(
+            f"no record measures a plan with n >= probe_n={probe_n} that a policy can choose"
+        )
+    edges = _quantile_edges(list(scores.values()))
+    draft = Policy(version=POLICY_VERSION, model=model, probe_n=probe_n, bin_edges=edges, plans={})
+    members: dict[int, list[str]] = defaultdict(list)
+    for example_id, score in scores.items():
+        members[draft.bin_of(score)].append(example_id)
+    plans: dict[str, dict[str, PlanChoice]] = {}
+    for difficulty_bin in range(1, _BINS + 1):
+        ids = members.get(difficulty_bin) or list(scores)  # an empty bin uses every question
+        bin_outcomes = {key: [runs[i] for i in ids if i in runs] for key, runs in outcomes.items()}
+        plans[str(difficulty_bin)] = {
+            str(budget): _best(bin_outcomes, budget, accuracy_tolerance) for budget in budgets
+        }
+    return Policy(
+        version=POLICY_VERSION,
+        model=model,
+        probe_n=probe_n,
+        early_stop=early_stop,
+        stop_confidence=stop_confidence,
+        wave_size=wave_size,
+        bin_edges=edges,
+        plans=plans,
+        fitted_on={
+            **(fitted_on or {}),
+            "questions": len(scores),
+            "bin_sizes": {str(b): len(members.get(b, [])) for b in range(1, _BINS + 1)},
+            "accuracy_tolerance": accuracy_tolerance,
+        },
+    )

@@ -1,0 +1,137 @@
+"""Compute-optimal policies: which plan to run for a question, by difficulty bin and budget.
+
+A policy is a small versioned JSON file. `reasoning-graph calibrate` fits one from bench
+results (see `reasoning_graph.calibrate`); one fitted on the embedded model ships with the
+package and is what `compute_optimal` uses unless `ReasoningConfig.policy` names another.
+
+```json
+{"version": 1, "model": "SmolLM2-135M-Instruct", "probe_n": 4,
+ "early_stop": "confidence", "stop_confidence": 0.95, "wave_size": 2,
+ "bin_edges": [0.2, 0.4, 0.6, 0.8],
+ "plans": {"1": {"4": {"strategy": "self_consistency", "n": 4}}, "...": {}},
+ "fitted_on": {"data": "...", "questions": 100}}
+```
+
+`bin_edges` are the difficulty-score quantiles that split the calibration questions into
+five bins (1 easiest); `plans[bin][budget]` is the plan for a run whose budget is `n`
+generations, the probe included.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_right
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reasoning_graph.errors import ConfigurationError
+
+__all__ = ["POLICY_VERSION", "PlanChoice", "Policy", "load_policy"]
+
+POLICY_VERSION = 1
+BaseStrategy = Literal["self_consistency", "best_of_n", "weighted_vote", "parallel_revision"]
+"""Plans a policy can choose. `parallel_revision` chains start from the probe's samples, so
+its chain count is the policy's `probe_n`."""
+
+
+class PlanChoice(BaseModel):
+    """One plan in a policy: a base strategy and how many generations it spends in all."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: BaseStrategy
+    n: int = Field(ge=1)
+    accuracy: float | None = None
+    """Accuracy this plan reached on the calibration bin (evidence, not used at run time)."""
+    mean_completion_tokens: float | None = None
+
+
+class Policy(BaseModel):
+    """A fitted compute-optimal policy; see the module docstring for the file format."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: int
+    model: str
+    probe_n: int = Field(ge=1)
+    early_stop: Literal["none", "settled", "confidence"] = "confidence"
+    stop_confidence: float = Field(default=0.95, gt=0.5, le=1.0)
+    wave_size: int = Field(default=2, ge=1)
+    bin_edges: list[float]
+    plans: dict[str, dict[str, PlanChoice]]
+    fitted_on: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if version != POLICY_VERSION:
+            raise ValueError(
+                f"policy version {version} is not supported (this release reads version "
+                f"{POLICY_VERSION}); re-run `reasoning-graph calibrate` to write a new one"
+            )
+        return version
+
+    @field_validator("bin_edges")
+    @classmethod
+    def _sorted_edges(cls, edges: list[float]) -> list[float]:
+        if edges != sorted(edges):
+            raise ValueError(f"bin_edges must be increasing, got {edges}")
+        return edges
+
+    def bin_of(self, score: float | None) -> int:
+        """The difficulty bin (1 easiest) of a difficulty score; `None` counts as the middle."""
+        if score is None:
+            return (len(self.bin_edges) + 2) // 2
+        return bisect_right(self.bin_edges, score) + 1
+
+    def plan_for(self, difficulty_bin: int, budget: int) -> PlanChoice:
+        """The plan for a bin at a budget of `budget` generations.
+
+        Uses the largest fitted budget not above `budget` (the smallest when all are above),
+        with `n` capped at `budget`.
+        """
+        by_budget = self.plans.get(str(difficulty_bin))
+        if not by_budget:
+            raise ConfigurationError(
+                f"the policy has no plans for difficulty bin {difficulty_bin}; "
+                f"it covers bins {sorted(self.plans)}"
+            )
+        fitted = sorted(int(b) for b in by_budget)
+        affordable = [b for b in fitted if b <= budget]
+        choice = by_budget[str(affordable[-1] if affordable else fitted[0])]
+        return choice.model_copy(update={"n": min(choice.n, budget)})
+
+    def save(self, path: str | Path) -> None:
+        """Write the policy as indented JSON."""
+        Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Read a policy file; `None` reads the default policy shipped with the package.
+
+    Raises:
+        ConfigurationError: The file is missing, not JSON, or not a valid policy (an
+            unknown version included); the message says which.
+    """
+    if path is None:
+        text = resources.files("reasoning_graph").joinpath("policies/default.json").read_text()
+        where = "the packaged default policy"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigurationError(f"cannot read policy file {path}: {error.strerror}") from None
+        where = f"policy file {path}"
+    try:
+        return Policy.model_validate(json.loads(text))
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(f"{where} is not JSON: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
+        raise ConfigurationError(f"{where} is not a valid policy: {problems}") from None
