@@ -2,7 +2,13 @@
 
 ```
 reasoning-graph solve "What is 17 + 25?" --strategy self_consistency --n 8 --json
+reasoning-graph bench --data gsm8k:test.jsonl --strategies self_consistency,weighted_vote \
+    --n 1,2,4,8,16 --out runs/gsm8k --limit 100 --base-url http://localhost:8000/v1 --model M
+reasoning-graph report runs/gsm8k
+reasoning-graph calibrate runs/gsm8k --out policy.json --probe-n 4 --budgets 2,4,8,16
 ```
+
+The bench commands' bodies live in `reasoning_graph.bench.commands`.
 
 Bad input ends with one line on stderr and exit code 2, never a traceback.
 """
@@ -12,7 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -56,14 +63,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     solve_cmd.add_argument("--n", type=int, default=defaults.n, help="generations to spend")
     solve_cmd.add_argument(
-        "--budget-tokens", type=int, default=None, help="hard cap on completion tokens"
-    )
-    solve_cmd.add_argument(
-        "--max-tokens", type=int, default=defaults.max_tokens, help="tokens per generation"
-    )
-    solve_cmd.add_argument("--temperature", type=float, default=defaults.temperature)
-    solve_cmd.add_argument("--seed", type=int, default=defaults.seed)
-    solve_cmd.add_argument(
         "--chains", type=int, default=None, help="parallel chains for parallel_revision"
     )
     solve_cmd.add_argument(
@@ -71,21 +70,120 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send one request per sample instead of one request with n",
     )
-    solve_cmd.add_argument(
+    _model_options(solve_cmd, defaults)
+    solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
+    solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
+    _bench_parsers(commands, defaults)
+    return parser
+
+
+def _model_options(command: argparse.ArgumentParser, defaults: ReasoningConfig) -> None:
+    """The budget, sampling and provider options `solve` and `bench` share."""
+    command.add_argument(
+        "--budget-tokens", type=int, default=None, help="hard cap on completion tokens"
+    )
+    command.add_argument(
+        "--max-tokens", type=int, default=defaults.max_tokens, help="tokens per generation"
+    )
+    command.add_argument("--temperature", type=float, default=defaults.temperature)
+    command.add_argument("--seed", type=int, default=defaults.seed)
+    command.add_argument(
         "--provider",
         choices=PROVIDERS,
         default=None,
         help="llamacpp (default; embedded model) or openai (any OpenAI-compatible server)",
     )
-    solve_cmd.add_argument(
+    command.add_argument(
         "--model", default=None, help="served model name, or a GGUF path for llamacpp"
     )
-    solve_cmd.add_argument(
+    command.add_argument(
         "--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:8000/v1"
     )
-    solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
-    solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
-    return parser
+
+
+def _listed(item: Callable[[str], Any], what: str) -> Callable[[str], list[Any]]:
+    """An argparse type for comma-separated lists: `1,2,4` -> `[1, 2, 4]`."""
+
+    def parse(text: str) -> list[Any]:
+        try:
+            values = [item(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {what} separated by commas, got {text!r}"
+            ) from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one of {what}, got {text!r}")
+        return values
+
+    return parse
+
+
+def _strategy(name: str) -> str:
+    if name not in STRATEGIES:
+        raise argparse.ArgumentTypeError(
+            f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}"
+        )
+    return name
+
+
+def _bench_parsers(commands: Any, defaults: ReasoningConfig) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="run strategies over a data set at several budgets",
+        description="Run every strategy at every n over a data set; write results.jsonl "
+        "(resumable), summary.md, summary.json and accuracy plots into --out.",
+    )
+    bench.add_argument(
+        "--data",
+        required=True,
+        help="data set: gsm8k:PATH, math:PATH, jsonl:PATH?question=F&answer=F, gym:TASK?size=N",
+    )
+    bench.add_argument(
+        "--strategies",
+        type=_listed(_strategy, "strategy names"),
+        default=[defaults.strategy],
+        metavar="NAME,...",
+        help=f"comma-separated strategies (default: {defaults.strategy})",
+    )
+    bench.add_argument(
+        "--n",
+        type=_listed(int, "integers"),
+        default=[1, 2, 4, 8],
+        metavar="N,...",
+        help="generations per question to compare (default: 1,2,4,8)",
+    )
+    bench.add_argument("--out", type=Path, required=True, help="output directory (resumed)")
+    bench.add_argument("--limit", type=int, default=None, help="questions to run (default: all)")
+    bench.add_argument("--offset", type=int, default=0, help="questions to skip first")
+    _model_options(bench, defaults)
+    bench.add_argument("--concurrency", type=int, default=4, help="runs in flight (default: 4)")
+    caching = bench.add_mutually_exclusive_group()
+    caching.add_argument(
+        "--cache", type=Path, help="generation cache to record to (and serve repeats from)"
+    )
+    caching.add_argument(
+        "--replay", type=Path, help="generation cache to replay; no model calls, misses fail"
+    )
+    bench.add_argument("--policy", default=None, help="policy file for compute_optimal")
+    bench.add_argument("--quiet", action="store_true", help="no progress bar")
+    report = commands.add_parser("report", help="re-write a bench's summary and plots")
+    report.add_argument("dir", type=Path, help="a bench --out directory")
+    calibrate = commands.add_parser(
+        "calibrate", help="fit a compute_optimal policy from bench results"
+    )
+    calibrate.add_argument("results", type=Path, help="results.jsonl or a bench directory")
+    calibrate.add_argument("--out", type=Path, required=True, help="policy file to write")
+    calibrate.add_argument(
+        "--probe-n", type=int, default=4, help="samples in the difficulty probe (default: 4)"
+    )
+    calibrate.add_argument(
+        "--budgets",
+        type=_listed(int, "integers"),
+        default=[2, 4, 8, 16],
+        metavar="N,...",
+        help="budgets in generations to fit plans for (default: 2,4,8,16)",
+    )
+    calibrate.add_argument("--model", default=None, help="model name (default: from bench.json)")
 
 
 def _progress_text(state: Mapping[str, Any]) -> str:
@@ -159,11 +257,49 @@ class _NoStatus:
         return None
 
 
+def _run(args: argparse.Namespace) -> int:
+    from reasoning_graph.bench import commands
+
+    if args.command == "bench":
+        options: dict[str, Any] = {
+            "budget_tokens": args.budget_tokens,
+            "max_tokens": args.max_tokens,
+            "temperature": args.temperature,
+            "seed": args.seed,
+            "policy": args.policy,
+        }
+        return commands.bench_command(
+            data=args.data,
+            strategies=args.strategies,
+            ns=args.n,
+            out=args.out,
+            limit=args.limit,
+            offset=args.offset,
+            options=options,
+            provider=args.provider,
+            model=args.model,
+            base_url=args.base_url,
+            cache=args.cache,
+            replay=args.replay,
+            concurrency=args.concurrency,
+            quiet=args.quiet,
+        )
+    if args.command == "report":
+        return commands.report_command(args.dir)
+    return commands.calibrate_command(
+        args.results,
+        out=args.out,
+        probe_n=args.probe_n,
+        budgets=args.budgets,
+        model=args.model,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 on success, 2 on bad input or a failed run)."""
     args = _parser().parse_args(argv)
     try:
-        return _solve(args)
+        return _solve(args) if args.command == "solve" else _run(args)
     except ReasoningGraphError as error:
         message = " ".join(str(error).split())
         sys.stderr.write(f"reasoning-graph: error: {message}\n")

@@ -21,6 +21,13 @@ A spec names where the questions come from:
   The mix interleaves its parts (the first example of each part, then the second, ...), so a
   `limit` takes a balanced share of every part.
 
+Names and ids: a file data set is named `gsm8k-STEM`, `math-STEM` or (jsonl) `STEM` after
+its file; a gym task `TASK`, or `TASK[PARAM=VALUE,...]` with the spec's params but `size`; a
+mix joins its parts' names with `+`. An example's id is the data set's own (`unique_id`, the
+`id` field) when it has one, else `NAME-INDEX` with its index in the file or the task. A gym
+example's human difficulty is the task's `difficulty` setting, ranges as `low..high`
+(`num_terms=2..3,num_digits=1..4`); its metadata is the entry's.
+
 Grading: math data sets (`gsm8k`, `math`, `jsonl`) count an answer correct when math-verify
 finds it equivalent to the gold answer (`0.5` is `1/2`). reasoning-gym tasks use the task's own
 `score_answer(answer, entry)` and count it correct only when the score is at least 1.0: the
@@ -199,9 +206,7 @@ def load_dataset(
     Specs: `gsm8k:PATH`, `math:PATH`,
     `jsonl:PATH?question=FIELD&answer=FIELD[&id=FIELD][&difficulty=FIELD]`,
     `gym:TASK[?size=N&seed=S&PARAM=VALUE...]`, `gym-mix:TASK1,TASK2[?size_each=N&...]`, and
-    mixes `SPEC1+SPEC2+...`; see the module docstring for each. Example ids are the data set's
-    own (`unique_id`, the `id` field) when it has them, else `NAME-INDEX` with the index in
-    the file or task.
+    mixes `SPEC1+SPEC2+...`; see the module docstring for each, and for names and ids.
 
     Args:
         spec: Where the questions come from.
@@ -277,15 +282,14 @@ def _source(spec: str) -> _Source:
         return _gym_source(spec, rest)
     if prefix == "jsonl":
         path_text, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
-        fields_ = _query(query, spec)
+        fields_ = _query(query, spec, typed=False)
         unknown = sorted(set(fields_) - {"question", "answer", "id", "difficulty"})
         if unknown or "question" not in fields_ or "answer" not in fields_:
             raise ConfigurationError(
                 f"{spec!r} must name its fields as jsonl:PATH?question=FIELD&answer=FIELD"
                 f"[&id=FIELD][&difficulty=FIELD] (unknown: {', '.join(unknown) or 'none'})"
             )
-        names = {key: str(value) for key, value in fields_.items()}
-        return _file_source(spec, path_text, names, gold=lambda raw, line: raw)
+        return _file_source(spec, path_text, fields_, gold=None)
     names = (
         {"question": "question", "answer": "answer", "id": "id"}
         if prefix == "gsm8k"
@@ -373,8 +377,8 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _query(query: str, spec: str) -> dict[str, Any]:
-    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`), with typed values."""
+def _query(query: str, spec: str, *, typed: bool = True) -> dict[str, Any]:
+    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`), typing values if `typed`."""
     params: dict[str, Any] = {}
     for pair in query.split("&"):
         if not pair:
@@ -382,7 +386,7 @@ def _query(query: str, spec: str) -> dict[str, Any]:
         key, equals, value = pair.partition("=")
         if not equals or not key:
             raise ConfigurationError(f"{spec!r}: expected KEY=VALUE in the query, got {pair!r}")
-        params[unquote(key)] = _value(unquote(value))
+        params[unquote(key)] = _value(unquote(value)) if typed else unquote(value)
     return params
 
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -34,6 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from reasoning_graph.bench.datasets import Dataset, Example
 from reasoning_graph.bench.records import BenchCandidate, BenchRecord
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
@@ -44,8 +45,6 @@ from reasoning_graph.solve import asolve, build_config
 __all__ = [
     "MANIFEST_FILE",
     "RESULTS_FILE",
-    "BenchDataset",
-    "BenchExample",
     "arun_bench",
     "load_records",
     "record_key",
@@ -57,31 +56,6 @@ MANIFEST_FILE = "bench.json"
 
 RecordKey = tuple[str, str, str, int, int | None]
 """(data set, example id, strategy, n, budget_tokens): what makes two records the same run."""
-
-
-class BenchExample(Protocol):
-    """What the runner reads of an example (`reasoning_graph.bench.datasets.Example`)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def question(self) -> str: ...
-    @property
-    def gold(self) -> str: ...
-    @property
-    def human_difficulty(self) -> object: ...
-    @property
-    def metadata(self) -> Mapping[str, Any]: ...
-
-
-class BenchDataset(Protocol):
-    """What the runner reads of a data set (`reasoning_graph.bench.datasets.Dataset`)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def examples(self) -> Sequence[BenchExample]: ...
-    def grade(self, example: Any, predicted: str | None) -> bool: ...
 
 
 def record_key(record: BenchRecord) -> RecordKey:
@@ -127,7 +101,7 @@ def load_records(path: str | Path) -> list[BenchRecord]:
 
 
 async def arun_bench(
-    dataset: BenchDataset,
+    dataset: Dataset,
     *,
     strategies: Sequence[str],
     ns: Sequence[int],
@@ -224,7 +198,7 @@ async def arun_bench(
 
 
 def run_bench(
-    dataset: BenchDataset,
+    dataset: Dataset,
     *,
     strategies: Sequence[str],
     ns: Sequence[int],
@@ -264,13 +238,13 @@ def run_bench(
 # -- one run ------------------------------------------------------------------------------------
 
 
-def _key(dataset: BenchDataset, example: BenchExample, config: ReasoningConfig) -> RecordKey:
+def _key(dataset: Dataset, example: Example, config: ReasoningConfig) -> RecordKey:
     return (dataset.name, example.id, config.strategy, config.n, config.budget_tokens)
 
 
 async def _run_one(
-    dataset: BenchDataset,
-    example: BenchExample,
+    dataset: Dataset,
+    example: Example,
     config: ReasoningConfig,
     *,
     generator: Generator,
@@ -293,22 +267,21 @@ async def _run_one(
 
 
 def _record(
-    dataset: BenchDataset,
-    example: BenchExample,
+    dataset: Dataset,
+    example: Example,
     config: ReasoningConfig,
     result: Result | None,
     seconds: float,
     error: str | None,
 ) -> BenchRecord:
     split = example.metadata.get("split")
-    human = example.human_difficulty
     common: dict[str, Any] = {
         "dataset": dataset.name,
         "example_id": example.id,
         "split": split if isinstance(split, str) else None,
         "question": example.question,
         "gold": example.gold,
-        "human_difficulty": None if human is None else str(human),
+        "human_difficulty": example.human_difficulty,
         "strategy": config.strategy,  # what was asked; `plan` says what compute_optimal ran
         "n": config.n,
         "budget_tokens": config.budget_tokens,
@@ -352,9 +325,9 @@ def _record(
 
 
 async def _run_all(
-    todo: Sequence[tuple[BenchExample, ReasoningConfig]],
+    todo: Sequence[tuple[Example, ReasoningConfig]],
     *,
-    dataset: BenchDataset,
+    dataset: Dataset,
     generator: Generator,
     verifier: Verifier | None,
     concurrency: int,
@@ -393,7 +366,7 @@ async def _run_all(
 
 def _write_manifest(
     out: Path,
-    dataset: BenchDataset,
+    dataset: Dataset,
     generator: Generator,
     strategies: Sequence[str],
     ns: Sequence[int],
@@ -428,15 +401,20 @@ def _write_manifest(
 
 @contextmanager
 def _appender(path: Path) -> Iterator[Callable[[BenchRecord], None]]:
-    """Open `results.jsonl` for appending; each record written is flushed at once."""
-    cut_off = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with path.open("a", encoding="utf-8") as file:
-        if cut_off:  # a line cut off mid-write: start the next record on its own line
-            file.write("\n")
+    """Open `results.jsonl` for appending; each record written is flushed at once.
+
+    A last line cut off mid-write (a killed bench) is dropped first: its run is not done.
+    """
+    if path.exists():
+        content = path.read_bytes()
+        if content and not content.endswith(b"\n"):
+            with path.open("r+b") as cut:
+                cut.truncate(content.rfind(b"\n") + 1)
+    with path.open("a", encoding="utf-8") as results:
 
         def append(record: BenchRecord) -> None:
-            file.write(record.model_dump_json() + "\n")
-            file.flush()
+            results.write(record.model_dump_json() + "\n")
+            results.flush()
 
         yield append
 

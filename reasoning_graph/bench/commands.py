@@ -1,0 +1,178 @@
+"""The bodies of the `bench`, `report` and `calibrate` commands; `cli.py` only parses.
+
+Each takes plain options, prints what it made and returns the exit code; errors are
+`ReasoningGraphError`s, which the CLI prints as one line (exit code 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from reasoning_graph.bench.records import BenchRecord
+from reasoning_graph.bench.report import format_summary, write_report
+from reasoning_graph.bench.runner import MANIFEST_FILE, RESULTS_FILE, arun_bench, load_records
+from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.providers.base import Generator
+from reasoning_graph.providers.registry import make_generator
+from reasoning_graph.solve import build_config
+
+__all__ = ["bench_command", "calibrate_command", "report_command"]
+
+
+def bench_command(
+    *,
+    data: str,
+    strategies: Sequence[str],
+    ns: Sequence[int],
+    out: Path,
+    limit: int | None = None,
+    offset: int = 0,
+    options: dict[str, Any],
+    provider: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    cache: Path | None = None,
+    replay: Path | None = None,
+    concurrency: int = 4,
+    quiet: bool = False,
+) -> int:
+    """Run the bench, write results, summary and plots into `out`, print the summary.
+
+    Args:
+        options: `ReasoningConfig` fields shared by every run (max tokens, seed, policy...).
+        cache: Record every sample to this generation cache (and serve repeats from it).
+        replay: Serve every sample from this cache; no model is called, a miss is an error.
+    """
+    from reasoning_graph.bench.datasets import load_dataset
+    from reasoning_graph.providers.cache import CachingGenerator
+
+    config = build_config(None, options)
+    if config.policy is not None:
+        from reasoning_graph.policy import load_policy
+
+        load_policy(config.policy)  # a bad file is one line now, not one error per question
+    dataset = load_dataset(data, limit=limit, offset=offset)
+    if replay is not None:
+        if provider is not None or base_url is not None:
+            raise ConfigurationError(
+                "--replay serves recorded samples and calls no model: drop --provider and "
+                "--base-url (--model picks the recorded model when the cache holds several)"
+            )
+        inner: Generator | None = None
+        generator: Generator = CachingGenerator(None, replay, mode="replay", model_name=model)
+    else:
+        inner = make_generator(provider, model=model, base_url=base_url)
+        generator = CachingGenerator(inner, cache) if cache is not None else inner
+
+    async def run() -> list[BenchRecord]:
+        try:
+            return await arun_bench(
+                dataset,
+                strategies=strategies,
+                ns=ns,
+                generator=generator,
+                base_config=config,
+                out_dir=out,
+                concurrency=concurrency,
+                progress=not quiet,
+            )
+        finally:
+            close = getattr(inner, "aclose", None)  # the HTTP clients of this event loop
+            if close is not None:
+                await close()
+
+    try:
+        records = asyncio.run(run())
+    finally:
+        if isinstance(generator, CachingGenerator):
+            generator.close()
+    summary = write_report(records, out)
+    sys.stdout.write(format_summary(summary))
+    if not quiet:
+        sys.stderr.write(
+            f"wrote {RESULTS_FILE}, summary.md, summary.json, accuracy_vs_tokens.png and "
+            f"accuracy_by_difficulty.png to {out}\n"
+        )
+    return 0
+
+
+def report_command(directory: Path) -> int:
+    """Re-write `summary.md`, `summary.json` and the plots of a bench from its results."""
+    records = load_records(directory)
+    if not records:
+        raise ConfigurationError(f"{directory} holds no bench records; run `bench` first")
+    out = directory if directory.is_dir() else directory.parent
+    sys.stdout.write(format_summary(write_report(records, out)))
+    return 0
+
+
+def calibrate_command(
+    results: Path,
+    *,
+    out: Path,
+    probe_n: int,
+    budgets: Sequence[int],
+    model: str | None = None,
+) -> int:
+    """Fit a compute-optimal policy from bench results, write it to `out`, print its table.
+
+    The model name recorded in the policy is `model`, else the one in the bench's
+    `bench.json`.
+    """
+    from reasoning_graph.calibrate import fit_policy
+
+    if probe_n < 1 or min(budgets) < 1:
+        raise ConfigurationError(
+            f"--probe-n and --budgets must be at least 1 (got {probe_n} and "
+            f"{','.join(map(str, budgets))})"
+        )
+    records = load_records(results)
+    folder = results if results.is_dir() else results.parent
+    if model is None:
+        try:
+            model = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigurationError(
+                f"cannot tell which model made {results} (no {MANIFEST_FILE} beside it): "
+                "pass --model"
+            ) from None
+    policy = fit_policy(
+        records,
+        probe_n=probe_n,
+        budgets=budgets,
+        model=str(model),
+        fitted_on={
+            "results": str(results),
+            "data": sorted({r.dataset for r in records}),
+        },
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    policy.save(out)
+    table = Table(title=f"policy for {policy.model} (probe_n={policy.probe_n}), written to {out}")
+    table.add_column("bin")
+    table.add_column("difficulty")
+    fitted = sorted({int(b) for plans in policy.plans.values() for b in plans})
+    for budget in fitted:
+        table.add_column(f"budget {budget}")
+    edges = [0.0, *policy.bin_edges, 1.0]
+    for name in sorted(policy.plans, key=int):
+        number = int(name)
+        low, high = edges[min(number - 1, len(edges) - 2)], edges[min(number, len(edges) - 1)]
+        cells = []
+        for budget in fitted:
+            choice = policy.plans[name].get(str(budget))
+            accuracy = (
+                "" if choice is None or choice.accuracy is None else f" {choice.accuracy:.0%}"
+            )
+            cells.append("-" if choice is None else f"{choice.strategy} x{choice.n}{accuracy}")
+        table.add_row(name, f"{low:.2f}-{high:.2f}", *cells)
+    Console().print(table)
+    return 0
