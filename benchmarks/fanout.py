@@ -22,15 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import os
-import platform
-import re
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _docs import machine, write_section
 from rich.console import Console
 from rich.table import Table
 
@@ -161,21 +159,6 @@ async def measure(latency: float, repeats: int, overhead_runs: int) -> Report:
     return Report(rows, single, default_cap)
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()} "
-        f"({platform.python_implementation()}); {platform.platform()}"
-    )
-
-
 def ratio(timing: Timing, latency: float) -> str:
     return f"{timing.mean / latency:.2f}x ({timing.worst / latency:.2f}x)"
 
@@ -293,18 +276,6 @@ def markdown(report: Report, args: argparse.Namespace) -> str:
     )
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the `SECTION` of `path` (up to the next `## ` heading), or append it."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per request")
@@ -329,7 +300,7 @@ def main() -> None:
     console.print(rich_table("overhead at zero latency", overhead_table(report)))
     console.print(f"one bare generate(n=1) call: {report.single_call:.3f} s; {machine()}")
     if args.write is not None:
-        write_section(args.write, markdown(report, args))
+        write_section(args.write, SECTION, markdown(report, args))
         console.print(f"wrote section {SECTION!r} to {args.write}")
 
 

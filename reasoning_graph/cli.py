@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         "--chains", type=int, default=None, help="parallel chains for parallel_revision"
     )
     solve_cmd.add_argument(
+        "--early-stop",
+        choices=("none", "settled", "confidence"),
+        default="none",
+        help="stop self_consistency once the vote is settled (compute_optimal: its policy's rule)",
+    )
+    solve_cmd.add_argument(
         "--no-share-prompt",
         action="store_true",
         help="send one request per sample instead of one request with n",
@@ -98,6 +104,9 @@ def _model_options(command: argparse.ArgumentParser, defaults: ReasoningConfig) 
     )
     command.add_argument(
         "--base-url", default=None, help="OpenAI-compatible server, e.g. http://localhost:8000/v1"
+    )
+    command.add_argument(
+        "--policy", default=None, help="policy file for compute_optimal (default: the shipped one)"
     )
 
 
@@ -164,7 +173,6 @@ def _bench_parsers(commands: Any, defaults: ReasoningConfig) -> None:
     caching.add_argument(
         "--replay", type=Path, help="generation cache to replay; no model calls, misses fail"
     )
-    bench.add_argument("--policy", default=None, help="policy file for compute_optimal")
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     report = commands.add_parser("report", help="re-write a bench's summary and plots")
     report.add_argument("dir", type=Path, help="a bench --out directory")
@@ -184,6 +192,21 @@ def _bench_parsers(commands: Any, defaults: ReasoningConfig) -> None:
         help="budgets in generations to fit plans for (default: 2,4,8,16)",
     )
     calibrate.add_argument("--model", default=None, help="model name (default: from bench.json)")
+    calibrate.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="plans within this accuracy of the best count as tied; ties go to fewer tokens",
+    )
+    calibrate.add_argument(
+        "--early-stop",
+        choices=("none", "settled", "confidence"),
+        default="confidence",
+        help="stopping rule compute_optimal applies to voting plans (default: confidence)",
+    )
+    calibrate.add_argument(
+        "--wave-size", type=int, default=2, help="samples per wave after the probe (default: 2)"
+    )
 
 
 def _progress_text(state: Mapping[str, Any]) -> str:
@@ -228,6 +251,8 @@ def _solve(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "chains": args.chains,
         "share_prompt": not args.no_share_prompt,
+        "early_stop": args.early_stop,
+        "policy": args.policy,
     }
     if not args.question.strip():
         raise ReasoningGraphError("the question is empty; pass the text of a question")
@@ -292,6 +317,9 @@ def _run(args: argparse.Namespace) -> int:
         probe_n=args.probe_n,
         budgets=args.budgets,
         model=args.model,
+        tolerance=args.tolerance,
+        early_stop=args.early_stop,
+        wave_size=args.wave_size,
     )
 
 

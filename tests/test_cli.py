@@ -1,17 +1,24 @@
-"""The CLI's contract: bad input ends with one line on stderr and exit code 2."""
+"""The CLI's contract: bad input ends with one line on stderr and exit code 2, and a run
+against an OpenAI-compatible server prints the answer with the exact usage the server reported.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import openai
 import pytest
 
+from reasoning_graph import Result, solve
 from reasoning_graph.cli import main
+from reasoning_graph.providers import LLMJudge, OpenAIProvider
 from reasoning_graph.testing import OpenAIStubServer
 
 
@@ -152,3 +159,37 @@ def test_human_output_against_a_stub_server() -> None:
     assert "Answer: 42" in completed.stdout
     assert "{" not in completed.stdout  # not JSON
     assert "Traceback" not in completed.stderr
+
+
+# -- found while writing the tests above (a `solve` bug; belongs in a tests/test_solve.py) --
+
+
+def solve_with_a_separate_judge_model(server: OpenAIStubServer) -> Result:
+    """Solve with an `LLMJudge` over its own `OpenAIProvider` (not the generator)."""
+    generator = OpenAIProvider("solver", base_url=server.base_url)
+    judge = LLMJudge(OpenAIProvider("judge", base_url=server.base_url))
+    return solve(QUESTION, generator=generator, verifier=judge, strategy="weighted_vote", n=2)
+
+
+def test_solve_closes_the_client_of_a_separate_judge_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clients: list[openai.AsyncOpenAI] = []
+
+    class RecordingClient(openai.AsyncOpenAI):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            clients.append(self)
+
+    monkeypatch.setattr(openai, "AsyncOpenAI", RecordingClient)
+    try:
+        with OpenAIStubServer() as server:
+            result = solve_with_a_separate_judge_model(server)
+        assert result.answer == "42"
+        assert len(clients) == 2  # one per provider, both on solve's event loop
+        assert [client.is_closed() for client in clients] == [True, True]
+    finally:  # free the leaked sockets here, quietly, not in whichever test runs next
+        clients.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()

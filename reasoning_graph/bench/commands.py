@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -121,6 +121,9 @@ def calibrate_command(
     probe_n: int,
     budgets: Sequence[int],
     model: str | None = None,
+    tolerance: float = 0.0,
+    early_stop: Literal["none", "settled", "confidence"] = "confidence",
+    wave_size: int = 2,
 ) -> int:
     """Fit a compute-optimal policy from bench results, write it to `out`, print its table.
 
@@ -149,6 +152,9 @@ def calibrate_command(
         probe_n=probe_n,
         budgets=budgets,
         model=str(model),
+        accuracy_tolerance=tolerance,
+        early_stop=early_stop,
+        wave_size=wave_size,
         fitted_on={
             "results": str(results),
             "data": sorted({r.dataset for r in records}),

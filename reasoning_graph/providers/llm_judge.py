@@ -81,5 +81,11 @@ class LLMJudge:
         score = probability if probability is not None else _parsed_verdict(completion.text)
         return Verdict(score=score, usage=generation.usage, rationale=completion.text.strip())
 
+    async def aclose(self) -> None:
+        """Close what the judge's generator holds for the running event loop, if anything."""
+        close = getattr(self._generator, "aclose", None)
+        if close is not None:
+            await close()
+
     def __repr__(self) -> str:
         return f"LLMJudge({self._generator!r}, max_tokens={self._max_tokens})"
