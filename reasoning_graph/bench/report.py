@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -315,6 +316,14 @@ def _figure(width: float, height: float, panels: int = 1) -> tuple[Figure, list[
     return figure, list(axes)
 
 
+def _short_name(summary: Summary) -> str:
+    """The data set names, parameters dropped and cut short, for a plot title."""
+    names = dict.fromkeys(
+        part.split("[", 1)[0] for name in summary.datasets for part in name.split("+")
+    )
+    return textwrap.shorten(", ".join(names), width=60, placeholder="...")
+
+
 def _label(strategy: str, budget: int | None) -> str:
     return strategy if budget is None else f"{strategy} (budget {budget})"
 
@@ -347,7 +356,7 @@ def _plot_accuracy_vs_tokens(summary: Summary, path: Path) -> None:
     axes.set_xlabel("mean completion tokens per question (log2)")
     axes.set_ylabel("accuracy (95% Wilson interval)")
     axes.set_ylim(-0.02, 1.02)
-    axes.set_title(f"Accuracy vs test-time compute: {', '.join(summary.datasets)}")
+    axes.set_title(f"Accuracy vs test-time compute: {_short_name(summary)}")
     axes.grid(alpha=0.3)
     figure.savefig(path, dpi=120)
 
@@ -384,5 +393,5 @@ def _plot_accuracy_by_difficulty(summary: Summary, path: Path) -> None:
     panels[0].set_ylabel("accuracy (95% Wilson interval)")
     if labels:
         panels[-1].legend(fontsize=8)
-    figure.suptitle(f"Accuracy by difficulty quintile: {', '.join(summary.datasets)}")
+    figure.suptitle(f"Accuracy by difficulty quintile: {_short_name(summary)}")
     figure.savefig(path, dpi=120)
