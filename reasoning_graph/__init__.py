@@ -4,6 +4,7 @@ from reasoning_graph.config import ReasoningConfig, Strategy
 from reasoning_graph.errors import (
     BudgetError,
     ConfigurationError,
+    DeadlineExceededError,
     ModelNotFoundError,
     NoCandidatesError,
     ProviderError,
@@ -18,6 +19,7 @@ from reasoning_graph.solve import asolve, solve
 __all__ = [
     "BudgetError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "ModelNotFoundError",
     "NoCandidatesError",
     "ProviderError",

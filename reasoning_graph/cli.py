@@ -2,6 +2,8 @@
 
 ```
 reasoning-graph solve "What is 17 + 25?" --strategy self_consistency --n 8 --json
+reasoning-graph solve "What is 17 + 25?" --n 8 --max-calls 6 --deadline-s 30 \
+    --checkpoint runs.sqlite --thread-id q1
 reasoning-graph bench --data gsm8k:test.jsonl --strategies self_consistency,weighted_vote \
     --n 1,2,4,8,16 --out runs/gsm8k --limit 100 --base-url http://localhost:8000/v1 --model M
 reasoning-graph report runs/gsm8k
@@ -23,14 +25,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 from reasoning_graph.answers import AnswerMatcher
-from reasoning_graph.config import STRATEGIES, ReasoningConfig
-from reasoning_graph.errors import ReasoningGraphError
+from reasoning_graph.config import STRATEGIES, ReasoningConfig, clean_question
+from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
 from reasoning_graph.providers.registry import PROVIDERS, make_generator
 from reasoning_graph.result import Result
-from reasoning_graph.solve import build_config, solve
+from reasoning_graph.solve import asolve, build_config, run_blocking, sqlite_checkpointer
 
 __all__ = ["main"]
 
@@ -77,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
         help="send one request per sample instead of one request with n",
     )
     _model_options(solve_cmd, defaults)
+    solve_cmd.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="PATH.sqlite",
+        help="save every step to this SQLite file (needs --thread-id); re-running the same "
+        "command resumes an unfinished run or prints a finished one",
+    )
+    solve_cmd.add_argument(
+        "--thread-id", default=None, metavar="ID", help="names the run in --checkpoint"
+    )
     solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
     _bench_parsers(commands, defaults)
@@ -107,6 +121,24 @@ def _model_options(command: argparse.ArgumentParser, defaults: ReasoningConfig) 
     )
     command.add_argument(
         "--policy", default=None, help="policy file for compute_optimal (default: the shipped one)"
+    )
+    command.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="hard cap on model calls per question: one per generation, one per verifier score",
+    )
+    command.add_argument(
+        "--deadline-s",
+        type=float,
+        default=None,
+        help="wall-clock seconds per question; then the best answer so far is returned",
+    )
+    command.add_argument(
+        "--max-question-chars",
+        type=int,
+        default=defaults.max_question_chars,
+        help=f"longest question accepted (default: {defaults.max_question_chars})",
     )
 
 
@@ -221,7 +253,9 @@ def _progress_text(state: Mapping[str, Any]) -> str:
 
 
 def _print_human(result: Result, console: Console) -> None:
-    console.print(f"[bold]Answer:[/bold] {result.answer if result.answer is not None else '-'}")
+    # Answers come from model text: print them as text, never as rich markup.
+    answer = escape(result.answer) if result.answer is not None else "-"
+    console.print(f"[bold]Answer:[/bold] {answer}")
     difficulty = result.difficulty
     level = f"bin {difficulty.bin}/5" if difficulty.bin is not None else "not estimated"
     console.print(
@@ -236,7 +270,7 @@ def _print_human(result: Result, console: Console) -> None:
     abstained = answers.count(None)
     if abstained:
         votes.append(f"(no answer) x{abstained}")
-    console.print("votes: " + ", ".join(votes), style="dim")
+    console.print("votes: " + ", ".join(votes), style="dim", markup=False)
     if result.failures:
         console.print(f"{len(result.failures)} branch(es) failed and were skipped", style="yellow")
 
@@ -253,25 +287,50 @@ def _solve(args: argparse.Namespace) -> int:
         "share_prompt": not args.no_share_prompt,
         "early_stop": args.early_stop,
         "policy": args.policy,
+        **_limits(args),
     }
-    if not args.question.strip():
-        raise ReasoningGraphError("the question is empty; pass the text of a question")
     config = build_config(None, options)
+    question = clean_question(args.question, max_chars=config.max_question_chars)
+    if (args.checkpoint is None) != (args.thread_id is None):
+        raise ConfigurationError(
+            "--checkpoint and --thread-id go together: pass both to save (and resume) a run"
+        )
     generator = make_generator(args.provider, model=args.model, base_url=args.base_url)
     show_progress = not (args.json or args.quiet)
     stderr = Console(stderr=True)
     with Status("loading the model...", console=stderr) if show_progress else _NoStatus() as status:
-        result = solve(
-            args.question,
-            generator=generator,
-            config=config,
-            on_progress=(lambda state: status.update(_progress_text(state))) if status else None,
-        )
+
+        async def run() -> Result:
+            progress = (lambda state: status.update(_progress_text(state))) if status else None
+            if args.checkpoint is None:
+                return await asolve(
+                    question, generator=generator, config=config, on_progress=progress
+                )
+            async with sqlite_checkpointer(args.checkpoint) as saver:
+                return await asolve(
+                    question,
+                    generator=generator,
+                    config=config,
+                    on_progress=progress,
+                    checkpointer=saver,
+                    thread_id=args.thread_id,
+                )
+
+        result = run_blocking(run, generator)
     if args.json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
     else:
         _print_human(result, Console())
     return 0
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The per-question limits `solve` and `bench` share."""
+    return {
+        "max_calls": args.max_calls,
+        "deadline_s": args.deadline_s,
+        "max_question_chars": args.max_question_chars,
+    }
 
 
 class _NoStatus:
@@ -292,6 +351,7 @@ def _run(args: argparse.Namespace) -> int:
             "temperature": args.temperature,
             "seed": args.seed,
             "policy": args.policy,
+            **_limits(args),
         }
         return commands.bench_command(
             data=args.data,

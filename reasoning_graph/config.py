@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["STRATEGIES", "ReasoningConfig", "Strategy"]
+from reasoning_graph.errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_MAX_QUESTION_CHARS",
+    "STRATEGIES",
+    "ReasoningConfig",
+    "Strategy",
+    "clean_question",
+]
 
 Strategy = Literal[
     "self_consistency",
@@ -34,6 +43,10 @@ by the samples left, or also once the leader is `stop_confidence` likely to be t
 (Adaptive-Consistency's Beta rule)."""
 
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+DEFAULT_MAX_QUESTION_CHARS = 100_000
+"""The longest question accepted by default: about 25k tokens, far above any benchmark
+question, far below what would make one run cost a fortune."""
 
 
 class ReasoningConfig(BaseModel):
@@ -76,6 +89,19 @@ class ReasoningConfig(BaseModel):
     """Ask for token log-probabilities (they sharpen the difficulty estimate)."""
     policy: str | None = None
     """Policy file for `compute_optimal`; `None` means the one shipped with the package."""
+    max_calls: int | None = Field(default=None, ge=1)
+    """Hard cap on model calls: every generation counts one (even when the server returns
+    several samples from one request) and every verifier score one more (unless the verifier
+    calls no model), so the reported `llm_calls` never exceeds it; `None` means no cap."""
+    deadline_s: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    """Wall-clock seconds a run may take; then the best answer so far is returned, and a
+    run with no candidate yet raises `DeadlineExceededError`. The controller checks it
+    between waves (every branch of a wave finishes before the controller runs again), so a
+    graph you compile yourself stops after the wave in flight, counting from its first
+    controller visit; `solve`/`asolve` count from the call and also cancel the wave in
+    flight, keeping the branches that had finished. `None` means no deadline."""
+    max_question_chars: int = Field(default=DEFAULT_MAX_QUESTION_CHARS, ge=1)
+    """The longest question accepted (after cleaning, see `clean_question`)."""
 
     @field_validator("strategy", mode="before")
     @classmethod
@@ -83,3 +109,43 @@ class ReasoningConfig(BaseModel):
         if isinstance(value, str) and value not in STRATEGIES:
             raise ValueError(f"unknown strategy {value!r}; choose one of: {', '.join(STRATEGIES)}")
         return value
+
+
+# C0 controls but tab and newline, DEL, and C1 controls (some terminals read 0x9B as CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_question(question: object, *, max_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> str:
+    """Return `question` cleaned for a model, or raise if nothing usable is left.
+
+    Questions are cleaned rather than rejected: `\r\n` and `\r` become `\n`; NUL and the
+    other control characters but tab and newline (escape sequences included) are removed;
+    lone surrogates, which is how Python carries invalid UTF-8 bytes from `argv` or a file
+    read with `surrogateescape`, become U+FFFD. Nothing else changes.
+
+    Raises:
+        ConfigurationError: `question` is not a string, is empty or whitespace once cleaned,
+            or is longer than `max_chars` characters.
+
+    Example:
+        ```python
+        clean_question("What is 2 + 2?\x00\x1b[31m")  # "What is 2 + 2?[31m"
+        ```
+    """
+    if not isinstance(question, str):
+        raise ConfigurationError(
+            f"the question must be a string, not {type(question).__name__}; "
+            "pass the text of a question"
+        )
+    text = question.replace("\r\n", "\n").replace("\r", "\n")
+    text = _LONE_SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+    if not text.strip():
+        raise ConfigurationError("the question is empty; pass the text of a question")
+    if len(text) > max_chars:
+        raise ConfigurationError(
+            f"the question is {len(text):,} characters long, more than max_question_chars="
+            f"{max_chars:,}; shorten it, or raise the limit (max_question_chars=... in Python, "
+            "--max-question-chars on the command line)"
+        )
+    return text

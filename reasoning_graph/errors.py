@@ -4,6 +4,7 @@
 ReasoningGraphError            anything this library raises on purpose
 ├── ConfigurationError         bad options: fix the call or the config (also a ValueError)
 ├── BudgetError                the budget cannot pay for the work: raise it or ask for less
+├── DeadlineExceededError      the deadline passed before any candidate was ready
 ├── ProviderError              a model backend failed
 │   ├── ProviderUnavailableError   unreachable, or still failing after every retry
 │   ├── ProviderResponseError      the backend answered with something unusable
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "BudgetError",
     "ConfigurationError",
+    "DeadlineExceededError",
     "ModelNotFoundError",
     "NoCandidatesError",
     "ProviderError",
@@ -37,9 +39,17 @@ class ConfigurationError(ReasoningGraphError, ValueError):
 
 
 class BudgetError(ReasoningGraphError):
-    """The token budget cannot pay for even the smallest step of the plan.
+    """The token or call budget cannot pay for even the smallest step of the plan.
 
-    Raise `budget_tokens`, or lower `max_tokens` so that one call fits.
+    Raise `budget_tokens` or `max_calls`, or lower `max_tokens` so that one call fits.
+    """
+
+
+class DeadlineExceededError(ReasoningGraphError):
+    """The run's `deadline_s` passed before any candidate was ready, so there is no answer.
+
+    A run that has candidates when its deadline passes returns the best answer so far
+    instead. Raise `deadline_s`, or use a faster model or a smaller `max_tokens`.
     """
 
 

@@ -6,6 +6,7 @@ says "ignore previous instructions" is quoted, not obeyed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from reasoning_graph.messages import ChatMessage
@@ -38,9 +39,17 @@ JUDGE_SYSTEM_PROMPT = (
 
 
 def fence(label: str, text: str) -> str:
-    """Quote `text` between markers that it cannot close itself."""
+    """Quote `text` between markers that it cannot close itself.
+
+    Anything in `text` that reads as the closing marker, in any case or spacing, loses a
+    bracket on each side, again until none is left (one pass is not enough:
+    `<<<<END X>>>>` would become `<<<END X>>>`).
+    """
     marker = label.upper()
-    body = text.replace(f"<<<END {marker}>>>", f"<<END {marker}>>")
+    closing = re.compile(rf"<<<\s*END\s+{re.escape(marker)}\s*>>>", re.IGNORECASE)
+    body = text
+    while (defused := closing.sub(f"<<END {marker}>>", body)) != body:
+        body = defused
     return f"<<<BEGIN {marker}>>>\n{body}\n<<<END {marker}>>>"
 
 

@@ -77,6 +77,10 @@ class Plan(TypedDict):
     verify: bool
     budget_tokens: int | None
     reserve_per_generation: int
+    max_calls: int | None
+    """Model calls the run may start: one per generation, one per verifier score."""
+    calls_per_generation: int
+    """Calls one generation reserves: itself, plus its score when the verifier calls a model."""
     early_stop: Literal["none", "settled", "confidence"]
     stop_confidence: float
     wave_size: int
@@ -193,6 +197,8 @@ class ReasoningState(TypedDict, total=False):
     action: Action
     launched: int
     round: int
+    deadline_at: float | None
+    """Unix time after which the controller starts nothing new (from `deadline_s`)."""
     candidates: Annotated[dict[str, Candidate], merge_candidates]
     failures: Annotated[list[Failure], operator.add]
     usage: Annotated[dict[str, TokenUsage], merge_node_usage]

@@ -112,6 +112,9 @@ def _plan(
         "verify": verify,
         "budget_tokens": config.budget_tokens,
         "reserve_per_generation": config.max_tokens + (verifier_reserve if verify else 0),
+        "max_calls": config.max_calls,
+        # A verifier that reserves no tokens calls no model (a programmatic check).
+        "calls_per_generation": 1 + (1 if verify and verifier_reserve > 0 else 0),
         "early_stop": early_stop,
         "stop_confidence": config.stop_confidence,
         "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,

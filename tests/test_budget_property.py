@@ -1,20 +1,29 @@
-"""Property: whatever the strategy and script, a run never spends more than its token budget
-and never makes more than `n` generations."""
+"""Property: whatever the strategy, plan, budgets and failure pattern, a run never spends
+more than its token budget, never starts more model calls than its call budget, and never
+makes more than `n` generations."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reasoning_graph import BudgetError, asolve
+from reasoning_graph import (
+    BudgetError,
+    NoCandidatesError,
+    ProviderUnavailableError,
+    Result,
+    asolve,
+)
 from reasoning_graph.config import STRATEGIES
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
-from reasoning_graph.providers.base import ChatMessage
+from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from reasoning_graph.providers.llm_judge import LLMJudge
 
 POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
@@ -22,6 +31,25 @@ JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reser
 
 def is_judge(messages: Sequence[ChatMessage]) -> bool:
     return messages[0]["content"] != SOLVE_SYSTEM_PROMPT
+
+
+class FailingGenerator(FakeGenerator):
+    """A FakeGenerator whose calls number `fail_at` (0-based, in call order) raise
+    `ProviderUnavailableError`, as a server still failing after its retries would."""
+
+    def __init__(self, script: Any, fail_at: frozenset[int]) -> None:
+        super().__init__(script)
+        self.fail_at = fail_at
+        self.attempts: list[tuple[bool, int]] = []  # (is a judge call, n), failed included
+        self.failed: list[tuple[bool, int]] = []
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        attempt = (is_judge(messages), kwargs.get("n", 1))
+        self.attempts.append(attempt)
+        if len(self.attempts) - 1 in self.fail_at:
+            self.failed.append(attempt)
+            raise ProviderUnavailableError("scripted failure: 503 after every retry")
+        return await super().generate(messages, **kwargs)
 
 
 texts = st.lists(
@@ -34,7 +62,7 @@ texts = st.lists(
 
 
 @settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -45,35 +73,45 @@ texts = st.lists(
     chains=st.none() | st.integers(1, 12),
     max_tokens=st.integers(1, 20),
     budget_tokens=st.none() | st.integers(1, 300),
+    max_calls=st.none() | st.integers(1, 20),
     share_prompt=st.booleans(),
     script=texts,
     judge_replies=st.lists(
         st.sampled_from(["Yes", "No", "Maybe so", "yes indeed it is"]), min_size=1
     ),
     verifier_reserve=st.none() | st.integers(0, 3),
+    explicit_judge=st.booleans(),
+    fail_at=st.frozensets(st.integers(0, 24), max_size=6),
 )
-def test_budget_and_n_are_never_exceeded(
+def test_budgets_and_n_are_never_exceeded(
     strategy: str,
     n: int,
     chains: int | None,
     max_tokens: int,
     budget_tokens: int | None,
+    max_calls: int | None,
     share_prompt: bool,
     script: list[str],
     judge_replies: list[str],
     verifier_reserve: int | None,
+    explicit_judge: bool,
+    fail_at: frozenset[int],
 ) -> None:
     def reply(messages: Sequence[ChatMessage], index: int) -> str:
         if is_judge(messages):
             return judge_replies[index % len(judge_replies)]
         return script[index % len(script)]
 
-    generator = FakeGenerator(reply)
-    verifier = (
-        None
-        if verifier_reserve is None
-        else FakeVerifier({"is 1": 0.9, "is 2": 0.4}, default=0.1, reserve_tokens=verifier_reserve)
-    )
+    generator = FailingGenerator(reply, fail_at)
+    # No verifier (the default: an LLM judge for the strategies that need scores), an
+    # explicit LLM judge over the same failing generator, or a scripted verifier.
+    verifier: LLMJudge | FakeVerifier | None = None
+    if verifier_reserve is not None:
+        verifier = FakeVerifier(
+            {"is 1": 0.9, "is 2": 0.4}, default=0.1, reserve_tokens=verifier_reserve
+        )
+    elif explicit_judge:
+        verifier = LLMJudge(generator)
 
     verifies = strategy in ("best_of_n", "weighted_vote") or (
         verifier is not None and strategy in ("revision", "parallel_revision", "compute_optimal")
@@ -82,8 +120,9 @@ def test_budget_and_n_are_never_exceeded(
     if verifies:
         verifier_share = JUDGE_RESERVE if verifier_reserve is None else verifier_reserve
     reserve = max_tokens + verifier_share
+    calls_per_generation = 1 + (1 if verifier_share > 0 else 0)
 
-    async def run():  # type: ignore[no-untyped-def]
+    async def run() -> Result:
         return await asolve(
             "What is 1 + 1?",
             generator=generator,
@@ -93,27 +132,50 @@ def test_budget_and_n_are_never_exceeded(
             chains=chains,
             max_tokens=max_tokens,
             budget_tokens=budget_tokens,
+            max_calls=max_calls,
             share_prompt=share_prompt,
             policy=str(POLICY) if strategy == "compute_optimal" else None,
         )
 
-    if budget_tokens is not None and budget_tokens < reserve:
+    too_few_tokens = budget_tokens is not None and budget_tokens < reserve
+    too_few_calls = max_calls is not None and max_calls < calls_per_generation
+    if too_few_tokens or too_few_calls:
         try:
             asyncio.run(run())
         except BudgetError as error:
-            assert f"budget_tokens={budget_tokens}" in str(error)
+            named = f"budget_tokens={budget_tokens}" if too_few_tokens else f"max_calls={max_calls}"
+            assert named in str(error)
         else:
-            raise AssertionError(f"no BudgetError for budget {budget_tokens} < reserve {reserve}")
-        assert generator.calls == []
+            raise AssertionError(f"no BudgetError: reserve {reserve}, {calls_per_generation} calls")
+        assert generator.attempts == []
         return
 
-    result = asyncio.run(run())
+    try:
+        result = asyncio.run(run())
+    except NoCandidatesError:
+        result = None  # every generation failed; the budgets must hold all the same
 
-    generations = sum(call.n for call in generator.calls if not is_judge(call.messages))
+    # Every generation counts as a call (a shared request of n samples counts n), and so does
+    # every score of a verifier that calls a model, failed ones included.
+    generations = sum(count for judge, count in generator.attempts if not judge)
+    scores = sum(1 for judge, _ in generator.attempts if judge)
+    if isinstance(verifier, FakeVerifier) and verifier_reserve:
+        scores += verifier.calls
     assert 1 <= generations <= n
-    if budget_tokens is None and strategy != "compute_optimal":
+    if max_calls is not None:
+        assert generations + scores <= max_calls
+    if result is None:
+        assert all(not judge for judge, _ in generator.failed)
+        assert sum(count for _, count in generator.failed) == generations
+        return
+    if max_calls is not None:
+        assert result.usage.llm_calls <= max_calls
+
+    failed_generations = sum(count for judge, count in generator.failed if not judge)
+    unconstrained = budget_tokens is None and max_calls is None and not generator.failed
+    if unconstrained and strategy != "compute_optimal":
         assert generations == n  # compute_optimal spends what its policy's plan asks, <= n
-    assert len(result.candidates) == generations
+    assert len(result.candidates) == generations - failed_generations
     assert all(
         call.max_tokens == max_tokens for call in generator.calls if not is_judge(call.messages)
     )
@@ -130,8 +192,9 @@ def test_budget_and_n_are_never_exceeded(
     assert think_and_revise == made
     if verifies and result.plan["verify"]:
         # (compute_optimal scores its probe; later samples only if its chosen plan verifies)
-        assert all(c.score is not None for c in result.candidates)
-    else:
+        unscored = {i for f in result.failures if f.node == "verify" for i in f.candidate_ids}
+        assert all(c.score is not None for c in result.candidates if c.id not in unscored)
+    if not verifies:
         assert "verify" not in result.usage.by_node or (
             result.usage.by_node["verify"]["llm_calls"] == 0
         )

@@ -12,6 +12,7 @@ import pytest
 from reasoning_graph import asolve
 from reasoning_graph.providers.openai import OpenAIProvider
 from reasoning_graph.testing import OpenAIStubServer
+from reasoning_graph.testing.openai_server import FaultKind, Faults
 
 MESSAGES = [
     {"role": "system", "content": "You are a careful solver."},  # 5 words
@@ -168,3 +169,183 @@ async def test_asolve_self_consistency_end_to_end(honour_n: bool, requests: int)
     assert result.usage.prompt_tokens == sum(u["prompt_tokens"] for u in sent)
     assert result.usage.completion_tokens == sum(u["completion_tokens"] for u in sent)
     assert result.usage.llm_calls == requests
+
+
+# -- fault injection ------------------------------------------------------------------------
+
+
+def faulty(kind: FaultKind, **options: Any) -> OpenAIStubServer:
+    """A server that answers every valid chat request with fault `kind`."""
+    return OpenAIStubServer(
+        reply="one two three four", faults=Faults(rate=1.0, kinds=[kind], **options)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "error_type"),
+    [("429", 429, "rate_limit_error"), ("500", 500, "server_error"), ("503", 503, "server_error")],
+)
+def test_injects_error_statuses(kind: FaultKind, status: int, error_type: str) -> None:
+    with faulty(kind) as server:
+        response = chat(server)
+
+    assert response.status_code == status
+    assert response.json()["error"]["type"] == error_type
+    assert "retry-after" not in response.headers
+    assert server.injected == {kind: 1}
+    assert len(server.requests) == 1 and server.responses == []
+
+
+def test_injects_429_with_a_short_retry_after() -> None:
+    with faulty("429_retry_after", retry_after_s=(0.01, 0.05)) as server:
+        waits = [float(chat(server, seed=seed).headers["retry-after"]) for seed in range(5)]
+
+    assert all(0.01 <= wait <= 0.05 for wait in waits)
+    assert server.injected == {"429_retry_after": 5}
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "malformed_json"])
+def test_injects_bodies_that_are_not_valid_json(kind: FaultKind) -> None:
+    with faulty(kind) as server:
+        response = chat(server)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.text.startswith('{"id": "chatcmpl-stub-')
+    with pytest.raises(ValueError):
+        response.json()
+    assert server.responses == []
+
+
+def test_injects_empty_choices() -> None:
+    with faulty("empty_choices") as server:
+        data = chat(server).json()
+
+    assert data["choices"] == [] and data["object"] == "chat.completion"
+    assert data["usage"]["completion_tokens"] == 0
+    assert server.responses == []
+
+
+def test_injects_a_length_cut_in_one_choice_and_keeps_it() -> None:
+    with faulty("length") as server:
+        data = chat(server, n=3).json()
+
+    choices = data["choices"]
+    cut = [c for c in choices if c["finish_reason"] == "length"]
+    assert len(cut) == 1 and cut[0]["message"]["content"] == "one two"
+    assert sum(c["finish_reason"] == "stop" for c in choices) == 2
+    assert data["usage"]["completion_tokens"] == 2 + 4 + 4
+    assert server.responses == [data] and server.injected == {"length": 1}
+
+
+def test_injects_a_connection_reset() -> None:
+    with faulty("reset") as server:
+        with pytest.raises(httpx.TransportError):
+            chat(server)
+        assert server.injected == {"reset": 1}
+        assert server.responses == []
+
+
+async def test_injects_a_hang_that_ends_when_the_client_gives_up() -> None:
+    with faulty("timeout", hang_s=10.0) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=0.2) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.post("/chat/completions", json={"model": "m", "messages": MESSAGES})
+        for _ in range(100):  # the handler is cancelled once the server sees the client leave
+            if server.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+
+        assert server.in_flight == 0
+        assert server.injected == {"timeout": 1} and server.responses == []
+
+
+async def test_a_hang_shorter_than_the_client_timeout_is_only_slow() -> None:
+    with faulty("timeout", hang_s=0.05) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
+            response = await client.post(
+                "/chat/completions", json={"model": "m", "messages": MESSAGES}
+            )
+
+    assert response.status_code == 200
+    assert server.responses == [response.json()]
+
+
+def test_faults_are_drawn_at_the_given_rate_deterministically_per_seed() -> None:
+    def draws(seed: int, seeds: list[int]) -> tuple[dict[int, int], dict[str, int]]:
+        faults = Faults(rate=0.3, kinds=["429", "500", "503"], seed=seed)
+        with OpenAIStubServer(faults=faults) as server, httpx.Client(timeout=10) as client:
+            url = f"{server.base_url}/chat/completions"
+            statuses = {
+                s: client.post(
+                    url, json={"model": "m", "messages": MESSAGES, "seed": s}
+                ).status_code
+                for s in seeds
+            }
+            return statuses, server.injected
+
+    forward = list(range(60))
+    first, injected = draws(3, forward)
+    again, injected_again = draws(3, forward)
+    backward, injected_backward = draws(3, forward[::-1])  # arrival order does not matter
+
+    assert first == again == backward
+    assert injected == injected_again == injected_backward
+    assert 8 <= sum(injected.values()) <= 30
+    assert draws(4, forward)[0] != first
+
+
+def test_where_picks_the_requests_that_get_faults() -> None:
+    only_seed_3_first_try = Faults(
+        rate=1.0, kinds=["503"], where=lambda body, i: body["seed"] == 3 and i == 0
+    )
+    with OpenAIStubServer(faults=only_seed_3_first_try) as server:
+        statuses = [chat(server, seed=s).status_code for s in (1, 3, 3, 4)]
+
+    assert statuses == [200, 503, 200, 200]
+    assert server.injected == {"503": 1}
+
+    server.reset()
+    assert server.injected == {}
+
+
+def test_bad_requests_get_no_faults() -> None:
+    with faulty("503") as server:
+        response = chat(server, n=0)
+
+    assert response.status_code == 400 and server.injected == {}
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rate": 1.5}, "rate=1.5"),
+        ({"kinds": []}, "kinds="),
+        ({"kinds": ["404"]}, "429_retry_after"),
+        ({"retry_after_s": (0.5, 0.1)}, "retry_after_s"),
+        ({"hang_s": 0}, "hang_s"),
+    ],
+)
+def test_bad_fault_options_are_rejected(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Faults(**options)
+
+
+def test_a_wrong_api_key_gets_401_echoing_it() -> None:
+    with OpenAIStubServer(api_key="sk-right") as server:
+        wrong = httpx.post(
+            f"{server.base_url}/chat/completions",
+            json={"model": "m", "messages": MESSAGES},
+            headers={"Authorization": "Bearer sk-wrong"},
+            timeout=10,
+        )
+        right = httpx.post(
+            f"{server.base_url}/chat/completions",
+            json={"model": "m", "messages": MESSAGES},
+            headers={"Authorization": "Bearer sk-right"},
+            timeout=10,
+        )
+
+    assert wrong.status_code == 401 and "sk-wrong" in wrong.json()["error"]["message"]
+    assert wrong.json()["error"]["type"] == "invalid_api_key"
+    assert right.status_code == 200 and len(server.responses) == 1

@@ -29,6 +29,7 @@ TOP_LEVEL = {
     "ReasoningGraphError",
     "ConfigurationError",
     "BudgetError",
+    "DeadlineExceededError",
     "ProviderError",
     "ProviderUnavailableError",
     "ProviderResponseError",

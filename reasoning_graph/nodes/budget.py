@@ -1,40 +1,82 @@
 """The budget controller: plans the run, estimates difficulty, and decides the next move.
 
-It runs first and after every `verify`. It never starts work that could exceed the token
-budget: every generation reserves its `max_tokens` (plus the verifier's share when the plan
-scores candidates), and the controller shrinks the next step, or stops, when the rest of the
-budget cannot pay for it.
+It runs first and after every `verify`. It never starts work that could exceed the budgets:
+every generation reserves its `max_tokens` (plus the verifier's share when the plan scores
+candidates) and its calls (one, plus one for its score when the verifier calls a model), and
+the controller shrinks the next step, or stops, when the rest of either budget cannot pay
+for it. Once the run's deadline has passed it starts nothing new and goes to `select`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import time
+from collections.abc import Awaitable
+from typing import Any, Literal, Protocol
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Send
 
 from reasoning_graph.answers import AnswerMatcher
-from reasoning_graph.config import ReasoningConfig
+from reasoning_graph.config import ReasoningConfig, clean_question
 from reasoning_graph.difficulty import estimate_difficulty
-from reasoning_graph.errors import BudgetError, ConfigurationError
-from reasoning_graph.nodes import NodeFunction
+from reasoning_graph.errors import BudgetError, ConfigurationError, DeadlineExceededError
 from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Action, Event, Plan, ReasoningState, ThinkTask
 from reasoning_graph.strategies import choose_plan, make_plan, next_action, select_action
 from reasoning_graph.usage import total_usage
 
-__all__ = ["fit_to_budget", "make_budget_node", "route_after_budget"]
+__all__ = [
+    "DEADLINE_KEY",
+    "calls_started",
+    "fit_to_budget",
+    "make_budget_node",
+    "route_after_budget",
+]
+
+DEADLINE_KEY = "reasoning_graph_deadline_at"
+"""`configurable` key of a run config holding the run's deadline as a Unix time. `asolve`
+sets it on every call, so a resumed run gets a fresh `deadline_s`; without it the controller
+stamps `deadline_at` into the state on its first visit."""
 
 
-def fit_to_budget(action: Action, plan: Plan, spent_tokens: int) -> Action:
-    """Trim `action` to what the rest of the token budget can pay for.
+class BudgetNode(Protocol):
+    """The controller node: LangGraph passes the run config as `config`."""
 
-    Each generation reserves `plan["reserve_per_generation"]` tokens. Later tasks and later
-    samples within a task are dropped first; when nothing fits, the action becomes `select`.
+    def __call__(
+        self, state: ReasoningState, config: RunnableConfig
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+def calls_started(state: ReasoningState, *, verifier_calls: bool) -> int:
+    """Model calls the run has started: every generation launched (failed ones included)
+    and, when the verifier calls a model, every score made or attempted."""
+    launched = state.get("launched", 0)
+    if not verifier_calls:
+        return launched
+    scored = sum(1 for c in state.get("candidates", {}).values() if c["score"] is not None)
+    failed = sum(
+        len(f["candidate_ids"]) for f in state.get("failures", []) if f["node"] == "verify"
+    )
+    return launched + scored + failed
+
+
+def fit_to_budget(action: Action, plan: Plan, spent_tokens: int, *, spent_calls: int = 0) -> Action:
+    """Trim `action` to what the rest of the token and call budgets can pay for.
+
+    Each generation reserves `plan["reserve_per_generation"]` tokens and
+    `plan["calls_per_generation"]` calls. Later tasks and later samples within a task are
+    dropped first; when nothing fits, the action becomes `select`.
     """
     budget = plan["budget_tokens"]
-    if budget is None or action["kind"] == "select":
+    max_calls = plan.get("max_calls")
+    if (budget is None and max_calls is None) or action["kind"] == "select":
         return action
-    affordable = max(0, budget - spent_tokens) // plan["reserve_per_generation"]
+    affordable = 1 << 62
+    if budget is not None:
+        affordable = max(0, budget - spent_tokens) // plan["reserve_per_generation"]
+    if max_calls is not None:
+        per_generation = plan.get("calls_per_generation", 1)
+        affordable = min(affordable, max(0, max_calls - spent_calls) // per_generation)
     think: list[ThinkTask] = []
     for task in action["think"]:
         take = min(affordable, len(task["ids"]))
@@ -50,7 +92,12 @@ def fit_to_budget(action: Action, plan: Plan, spent_tokens: int) -> Action:
         affordable -= take
     revise = action["revise"][:affordable]
     if not think and not revise:
-        return select_action(f"budget spent ({spent_tokens} of {budget} completion tokens)")
+        spent = []
+        if budget is not None:
+            spent.append(f"{spent_tokens} of {budget} completion tokens")
+        if max_calls is not None:
+            spent.append(f"{spent_calls} of {max_calls} calls")
+        return select_action(f"budget spent ({', '.join(spent)})")
     wanted = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
     granted = sum(len(t["ids"]) for t in think) + len(revise)
     reason = action["reason"]
@@ -73,26 +120,53 @@ def _first_plan(
             f"{plan['max_tokens']}{' plus the verifier' if plan['verify'] else ''}); "
             "raise budget_tokens or lower max_tokens"
         )
+    max_calls, per_generation = plan["max_calls"], plan["calls_per_generation"]
+    if max_calls is not None and max_calls < per_generation:
+        raise BudgetError(
+            f"max_calls={max_calls} cannot pay for one generation and its verifier score "
+            f"({per_generation} calls); raise max_calls"
+        )
     return plan
+
+
+def _deadline(
+    config: ReasoningConfig, state: ReasoningState, run_config: RunnableConfig
+) -> tuple[float | None, dict[str, Any]]:
+    """The run's deadline (Unix time) and the state update that stamps it, if any."""
+    given = (run_config.get("configurable") or {}).get(DEADLINE_KEY)
+    if isinstance(given, int | float):
+        return float(given), {}
+    stamped = state.get("deadline_at")
+    if stamped is None and config.deadline_s is not None:
+        stamped = time.time() + config.deadline_s
+        return stamped, {"deadline_at": stamped}
+    return stamped, {}
 
 
 def make_budget_node(
     config: ReasoningConfig, *, verifier_reserve: int, has_verifier: bool
-) -> NodeFunction[ReasoningState]:
+) -> BudgetNode:
     """Build the controller node for a graph with this config and verifier."""
-    policy = load_policy(config.policy) if config.strategy == "compute_optimal" else None
+    settings = config
+    policy = load_policy(settings.policy) if settings.strategy == "compute_optimal" else None
+    verifier_calls = has_verifier and verifier_reserve > 0
 
-    async def budget(state: ReasoningState) -> dict[str, Any]:
+    async def budget(state: ReasoningState, config: RunnableConfig) -> dict[str, Any]:
         question = state.get("question", "")
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigurationError("the question is empty; pass the text of a question")
         update: dict[str, Any] = {}
         events: list[Event] = []
         plan = state.get("plan")
         if plan is None:
-            plan = _first_plan(config, verifier_reserve, has_verifier, policy)
+            cleaned = clean_question(question, max_chars=settings.max_question_chars)
+            if cleaned != question:
+                update["question"] = question = cleaned
+            plan = _first_plan(settings, verifier_reserve, has_verifier, policy)
             update["plan"] = plan
             events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
+        elif not isinstance(question, str) or not question.strip():
+            raise ConfigurationError("the question is empty; pass the text of a question")
+        deadline, stamp = _deadline(settings, state, config)
+        update.update(stamp)
         candidates = state.get("candidates", {})
         if "difficulty" not in state and candidates:
             first_wave = [c for c in candidates.values() if c["round"] == 0]
@@ -107,10 +181,24 @@ def make_budget_node(
             events.append({"node": "budget", "kind": "difficulty", "data": dict(difficulty)})
         launched = state.get("launched", 0)
         spent = total_usage(state.get("usage", {}))["completion_tokens"]
+        calls = calls_started(state, verifier_calls=verifier_calls)
         last_round = state.get("round", 0)
         action = fit_to_budget(
-            next_action(question, plan, candidates, launched, last_round), plan, spent
+            next_action(question, plan, candidates, launched, last_round),
+            plan,
+            spent,
+            spent_calls=calls,
         )
+        if action["kind"] != "select" and deadline is not None and time.time() >= deadline:
+            if not candidates:
+                raise DeadlineExceededError(
+                    f"the deadline (deadline_s={settings.deadline_s}) passed before any "
+                    "candidate was ready; raise deadline_s, or use a faster model or a "
+                    "smaller max_tokens"
+                )
+            action = select_action(
+                f"deadline passed: selecting from {len(candidates)} candidate(s)"
+            )
         started = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
         if action["revise"]:
             update["round"] = action["revise"][0]["round"]
@@ -123,6 +211,7 @@ def make_budget_node(
                     "generations": started,
                     "reason": action["reason"],
                     "spent_tokens": spent,
+                    "spent_calls": calls,
                 },
             }
         )

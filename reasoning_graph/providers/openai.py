@@ -8,7 +8,9 @@ One request with `n` where the server honours it, concurrent seeded requests whe
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,12 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
-from reasoning_graph.providers.retry import async_retrying, is_retryable
+from reasoning_graph.providers.retry import (
+    MalformedResponseError,
+    RetryCounter,
+    async_retrying,
+    is_retryable,
+)
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
@@ -35,6 +42,8 @@ __all__ = ["OpenAIProvider"]
 
 _OPENAI_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
+_STARS = "**********"
+_SHORT_KEY = 8  # keys shorter than this are starred as whole tokens only (see `_redact`)
 
 
 @dataclass
@@ -57,7 +66,12 @@ class OpenAIProvider:
     The SDK's own retries are off; this class retries 408, 429, 5xx, timeouts and connection
     errors up to `max_attempts` times, waiting as long as the `Retry-After` (or
     `retry-after-ms`) header asks, capped at 60 s, or else an exponential backoff with jitter
-    (see `reasoning_graph.providers.retry`).
+    (see `reasoning_graph.providers.retry`). A 200 response that cannot be used is retried
+    too, as a proxy or server hiccup: a JSON body cut short or garbled, an empty `choices`
+    list, a choice without a message; a body that is not a chat completion at all (a web
+    page, JSON without `choices`: a wrong `base_url`) is final. A completion cut by
+    `max_tokens` (`finish_reason="length"`) is a normal answer, returned with its finish
+    reason, never retried. `retries` counts the retries spent, by reason.
 
     The concurrency limit and the SDK client are created per running event loop, so sync
     wrappers may call the provider from successive `asyncio.run` loops. Call `aclose()` before
@@ -155,6 +169,7 @@ class OpenAIProvider:
         self._sleep = sleep or asyncio.sleep
         self._backoff_s = retry_backoff_s
         self._server_ignores_n = False
+        self._retries = RetryCounter()
         self._shared_client = self._make_client(http_client) if http_client is not None else None
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
@@ -169,6 +184,17 @@ class OpenAIProvider:
     def base_url(self) -> str:
         """The server's root URL."""
         return self._base_url or _OPENAI_BASE_URL
+
+    @property
+    def retries(self) -> RetryCounter:
+        """Retries spent by this provider so far, in total and by reason (`reset()` clears).
+
+        Example:
+            ```python
+            provider.retries.total, provider.retries.by_reason  # 2, {"http_429": 2}
+            ```
+        """
+        return self._retries
 
     def __repr__(self) -> str:
         return (
@@ -209,8 +235,8 @@ class OpenAIProvider:
             ConfigurationError: `n`, `max_tokens` or `top_logprobs` is out of range.
             ProviderUnavailableError: The server is unreachable or still failing after
                 `max_attempts` tries.
-            ProviderResponseError: The server refused the request (a 4xx) or answered with
-                something malformed.
+            ProviderResponseError: The server refused the request (a 4xx), or its answers
+                were still malformed after `max_attempts` tries.
         """
         if n < 1 or max_tokens < 1 or not 0 <= top_logprobs <= 20:
             raise ConfigurationError(
@@ -265,7 +291,10 @@ class OpenAIProvider:
         state = self._state()
         attempts = 0
         retrying = async_retrying(
-            max_attempts=self._max_attempts, backoff_s=self._backoff_s, sleep=self._sleep
+            max_attempts=self._max_attempts,
+            backoff_s=self._backoff_s,
+            sleep=self._sleep,
+            on_retry=self._retries.record,
         )
         failure: Exception | None = None
         try:
@@ -286,10 +315,11 @@ class OpenAIProvider:
                             if request.logprobs and request.top_logprobs
                             else openai.omit,
                         )
-        except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
-            failure = exc
+                    generation = self._parse(response, request, n, seed)
+        except (openai.OpenAIError, ValueError, MalformedResponseError) as exc:
+            failure = exc  # ValueError: a body that is not JSON
         if failure is None:
-            return self._parse(response, request, n, seed)
+            return generation
         # Raised outside `except`, so that an SDK error echoing the key is not chained at all.
         leaks = self._redact(str(failure)) != str(failure)
         raise self._translate(failure, attempts) from (None if leaks else failure)
@@ -322,7 +352,14 @@ class OpenAIProvider:
     def _translate(self, exc: Exception, attempts: int) -> Exception:
         """Turn an SDK error into this library's error, with the key scrubbed out."""
         where = f"{self.base_url} (model {self._model!r})"
-        if is_retryable(exc):
+        if isinstance(exc, MalformedResponseError):
+            return ProviderResponseError(
+                self._redact(
+                    f"{where} {exc} after {attempts} attempt(s). Check that base_url points at "
+                    "an OpenAI-compatible /v1 endpoint."
+                )
+            )
+        if is_retryable(exc) and not isinstance(exc, json.JSONDecodeError):
             cause = f" ({exc.__cause__!r})" if exc.__cause__ is not None else ""
             return ProviderUnavailableError(
                 self._redact(
@@ -349,20 +386,29 @@ class OpenAIProvider:
             )
         return ProviderResponseError(
             self._redact(
-                f"{where} answered with something unusable ({type(exc).__name__}: {exc}). "
-                "Check that base_url points at an OpenAI-compatible /v1 endpoint."
+                f"{where} answered with something unusable ({type(exc).__name__}: {exc}) "
+                f"after {attempts} attempt(s). Check that base_url points at an "
+                "OpenAI-compatible /v1 endpoint."
             )
         )
 
     def _parse(self, response: object, request: _Request, n: int, seed: int | None) -> Generation:
-        """Check the response's shape and turn it into completions and usage."""
-        where = f"{self.base_url} (model {self._model!r})"
+        """Check the response's shape and turn it into completions and usage.
+
+        Raises:
+            ValueError: Not a chat completion at all: a body that is not JSON by its content
+                type (a web page) or JSON without a `choices` list (a wrong `base_url`). Final.
+            MalformedResponseError: An empty `choices` list, or a choice without a message:
+                a hiccup the next attempt may not repeat (retried).
+        """
+        if isinstance(response, str):  # the SDK hands back the text of a non-JSON content type
+            raise ValueError(f"a body that is not JSON: {response[:80]!r}")
         choices = getattr(response, "choices", None)
-        if not isinstance(response, ChatCompletion) or not isinstance(choices, list) or not choices:
-            raise ProviderResponseError(
-                f"{where} returned no choices for a chat completion request "
-                f"(got {type(response).__name__}). Check that base_url points at an "
-                "OpenAI-compatible /v1 endpoint."
+        if not isinstance(response, ChatCompletion) or not isinstance(choices, list):
+            raise ValueError(f"JSON without a 'choices' list: {str(response)[:80]!r}")
+        if not choices:
+            raise MalformedResponseError(
+                "returned no choices for a chat completion request", reason="no_choices"
             )
         usage = getattr(response, "usage", None)
         prompt = getattr(usage, "prompt_tokens", None)
@@ -393,15 +439,24 @@ class OpenAIProvider:
                 for choice in choices[:n]  # a server may send more than asked; usage counts all
             ]
         except (AttributeError, TypeError, ValueError) as exc:
-            raise ProviderResponseError(
-                f"{where} returned a malformed choice ({exc}). Check that base_url points at "
-                "an OpenAI-compatible /v1 endpoint."
+            raise MalformedResponseError(
+                f"returned a malformed choice ({exc})", reason="malformed_choice"
             ) from exc
         return Generation(completions=completions, usage=spent)
 
     def _redact(self, text: str) -> str:
+        """`text` with the API key starred out.
+
+        A key of `_SHORT_KEY` characters or more is starred wherever it occurs; a
+        shorter one (a placeholder such as `"test"`) only where it stands as a whole token,
+        so that its letters inside other words survive.
+        """
         key = self._api_key.get_secret_value()
-        return text.replace(key, "**********") if key != _NO_KEY else text
+        if key == _NO_KEY:
+            return text
+        if len(key) >= _SHORT_KEY:
+            return text.replace(key, _STARS)
+        return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", _STARS, text)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 from typing import Any
 
 import httpx
@@ -14,11 +15,14 @@ from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.providers.retry import (
     MAX_BACKOFF_S,
     MAX_RETRY_AFTER_S,
+    MalformedResponseError,
+    RetryCounter,
     async_retrying,
     backoff_wait,
     is_retryable,
     is_retryable_status,
     retry_after_s,
+    retry_reason,
 )
 
 URL = "http://llm.test/v1/chat/completions"
@@ -220,3 +224,55 @@ def test_bad_options_are_configuration_errors(options: dict[str, Any], name: str
 def test_backoff_wait_rejects_negative_backoff() -> None:
     with pytest.raises(ConfigurationError, match="backoff_s=-0.1"):
         backoff_wait(-0.1)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (openai_status(429), "http_429"),
+        (httpx_status(503), "http_503"),
+        (openai.APITimeoutError(request=httpx2.Request("POST", URL)), "timeout"),
+        (httpx.ReadTimeout("slow"), "timeout"),
+        (openai.APIConnectionError(request=httpx2.Request("POST", URL)), "connection"),
+        (httpx.RemoteProtocolError("peer closed"), "connection"),
+        (json.JSONDecodeError("Expecting value", "{", 1), "invalid_json"),
+        (MalformedResponseError("no choices", reason="no_choices"), "no_choices"),
+        (RuntimeError("a bug"), "RuntimeError"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
+)
+def test_retry_reasons(error: BaseException, reason: str) -> None:
+    assert retry_reason(error) == reason
+
+
+def test_garbled_bodies_and_malformed_responses_are_retryable() -> None:
+    assert is_retryable(json.JSONDecodeError("Unterminated string", '{"a', 1))
+    assert is_retryable(MalformedResponseError("no choices"))
+
+
+async def test_retries_are_counted_by_reason_and_final_failures_are_not() -> None:
+    counter = RetryCounter()
+    errors: list[BaseException] = [
+        openai_status(429),
+        httpx.ReadTimeout("slow"),
+        openai_status(429),
+    ]
+    retrying = async_retrying(
+        max_attempts=4, backoff_s=0.0, sleep=SleepRecorder(), on_retry=counter.record
+    )
+
+    assert await run(retrying, errors) == ("ok", 4)
+    assert counter.total == 3
+    assert counter.by_reason == {"http_429": 2, "timeout": 1}
+
+    with pytest.raises(openai.APIStatusError):  # the last of 2 attempts is not a retry
+        await run(
+            async_retrying(
+                max_attempts=2, backoff_s=0.0, sleep=SleepRecorder(), on_retry=counter.record
+            ),
+            [openai_status(500)] * 2,
+        )
+    assert counter.by_reason == {"http_429": 2, "http_500": 1, "timeout": 1}
+    assert "total=4" in repr(counter)
+    counter.reset()
+    assert counter.total == 0 and counter.by_reason == {}

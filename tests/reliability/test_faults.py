@@ -1,0 +1,271 @@
+"""Reliability under injected faults: `OpenAIProvider` and the whole graph against a faulty stub.
+
+Every fault kind of `OpenAIStubServer` is retried or kept as the brief says (a `length` cut is
+a normal answer); at 20% injected faults, runs of `asolve` all finish with the right answer,
+and every completion the server sent is in the result, with its usage; branches that fail
+after their retries are recorded in `failures`; only when none survives does the run raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reasoning_graph import NoCandidatesError, ReasoningConfig, Result, asolve
+from reasoning_graph.bench.datasets import Example, MathDataset
+from reasoning_graph.bench.runner import arun_bench
+from reasoning_graph.errors import ProviderResponseError, ProviderUnavailableError
+from reasoning_graph.providers.base import ChatMessage
+from reasoning_graph.providers.openai import OpenAIProvider
+from reasoning_graph.testing import OpenAIStubServer
+from reasoning_graph.testing.openai_server import FAULT_KINDS, FaultKind, Faults
+
+QUESTION = "What is 17 + 25?"
+MESSAGES: list[ChatMessage] = [{"role": "user", "content": QUESTION}]
+TIMEOUT_S = 1.0  # the client's; a `timeout` fault hangs far longer
+
+# What each fault kind is retried as (see `retry_reason`); `length` is never retried.
+REASON: dict[FaultKind, str] = {
+    "429_retry_after": "http_429",
+    "429": "http_429",
+    "500": "http_500",
+    "503": "http_503",
+    "timeout": "timeout",
+    "reset": "connection",
+    "truncated_json": "invalid_json",
+    "malformed_json": "invalid_json",
+    "empty_choices": "no_choices",
+}
+
+
+def numbered(request: Mapping[str, Any], index: int) -> str:
+    """A reply naming its sample, so that every completion sent is told apart."""
+    return f"Sample {request.get('seed', 0) + index}: 17 + 25 = 42. The answer is 42."
+
+
+def provider_for(server: OpenAIStubServer, **options: Any) -> OpenAIProvider:
+    settings = {"max_attempts": 6, "retry_backoff_s": 0.001, "timeout_s": TIMEOUT_S, **options}
+    return OpenAIProvider("m", base_url=server.base_url, api_key="test", **settings)
+
+
+async def solve_against(server: OpenAIStubServer, **options: Any) -> tuple[Result, OpenAIProvider]:
+    provider = provider_for(server, **options)
+    try:
+        result = await asolve(
+            QUESTION, generator=provider, strategy="self_consistency", n=8, share_prompt=False
+        )
+    finally:
+        await provider.aclose()
+    return result, provider
+
+
+# -- one fault at a time, through the provider ------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [k for k in FAULT_KINDS if k != "length"])
+async def test_each_fault_is_retried_once_then_answered(kind: FaultKind) -> None:
+    first_try_only = Faults(rate=1.0, kinds=[kind], where=lambda body, arrival: arrival == 0)
+    with OpenAIStubServer(reply=numbered, faults=first_try_only) as server:
+        provider = provider_for(server)
+        try:
+            generation = await provider.generate(MESSAGES, n=2, seed=0)
+        finally:
+            await provider.aclose()
+
+    assert [c.text for c in generation.completions] == [numbered({}, 0), numbered({}, 1)]
+    assert server.injected == {kind: 1} and len(server.requests) == 2
+    assert provider.retries.total == 1
+    assert provider.retries.by_reason == {REASON[kind]: 1}
+    [sent] = server.responses
+    assert generation.usage == {
+        "prompt_tokens": sent["usage"]["prompt_tokens"],
+        "completion_tokens": sent["usage"]["completion_tokens"],
+        "llm_calls": 1,
+    }
+
+
+async def test_429_waits_as_long_as_retry_after_asks() -> None:
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        await asyncio.sleep(seconds)
+
+    faults = Faults(rate=1.0, kinds=["429_retry_after"], where=lambda body, arrival: arrival < 3)
+    with OpenAIStubServer(faults=faults) as server:
+        provider = provider_for(server, sleep=sleep, retry_backoff_s=5.0)  # backoff never used
+        try:
+            await provider.generate(MESSAGES)
+        finally:
+            await provider.aclose()
+
+    assert len(delays) == 3 and all(0.01 <= delay <= 0.05 for delay in delays)
+
+
+async def test_a_length_cut_is_an_answer_kept_with_its_finish_reason() -> None:
+    with OpenAIStubServer(faults=Faults(rate=1.0, kinds=["length"])) as server:
+        provider = provider_for(server)
+        try:
+            generation = await provider.generate(MESSAGES)
+        finally:
+            await provider.aclose()
+
+    [completion] = generation.completions
+    assert completion.finish_reason == "length"
+    assert completion.text == "17 + 25 ="  # 4 of the 9 words of "17 + 25 = 42. The answer is 42."
+    assert provider.retries.total == 0 and len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "says"),
+    [
+        ("503", ProviderUnavailableError, "InternalServerError"),
+        ("reset", ProviderUnavailableError, "APIConnectionError"),
+        ("malformed_json", ProviderResponseError, "JSONDecodeError"),
+        ("empty_choices", ProviderResponseError, "no choices"),
+    ],
+)
+async def test_a_fault_that_never_clears_fails_after_max_attempts(
+    kind: FaultKind, error: type[Exception], says: str
+) -> None:
+    with OpenAIStubServer(faults=Faults(rate=1.0, kinds=[kind])) as server:
+        provider = provider_for(server, max_attempts=3)
+        try:
+            with pytest.raises(error, match="3 attempt") as caught:
+                await provider.generate(MESSAGES)
+        finally:
+            await provider.aclose()
+
+    assert says in str(caught.value)
+    assert len(server.requests) == 3 and provider.retries.total == 2
+
+
+# -- the whole graph at 20% faults ------------------------------------------------------------
+
+
+async def one_faulty_run(seed: int) -> tuple[Result, OpenAIProvider, OpenAIStubServer]:
+    faults = Faults(rate=0.2, seed=seed, hang_s=30.0)
+    with OpenAIStubServer(reply=numbered, faults=faults) as server:
+        result, provider = await solve_against(server)
+    return result, provider, server
+
+
+async def test_runs_at_20_percent_faults_all_finish_right_and_lose_nothing() -> None:
+    """24 runs x 8 branches, each branch up to 6 attempts.
+
+    A branch fails only when all 6 attempts draw a fault (0.2^6 per branch): seed 5 draws
+    that for its branch c1, which is recorded as a failure while the run goes on.
+    """
+    runs = await asyncio.gather(*(one_faulty_run(seed) for seed in range(24)))
+
+    injected: Counter[str] = Counter()
+    exhausted = 0
+    for result, provider, server in runs:
+        assert result.answer == "42"
+        failed = [i for f in result.failures for i in f.candidate_ids]
+        assert sorted([c.id for c in result.candidates] + failed) == [f"c{i}" for i in range(8)]
+        assert all(f.node == "think" and "6 attempt" in f.message for f in result.failures)
+        exhausted += len(failed)
+        # No completed branch lost: every completion the server sent is a candidate ...
+        sent = server.responses
+        assert sorted(c.text for c in result.candidates) == sorted(
+            choice["message"]["content"] for response in sent for choice in response["choices"]
+        )
+        # ... and is charged exactly once, failed attempts not at all.
+        assert result.usage.llm_calls == len(sent)
+        assert result.usage.prompt_tokens == sum(r["usage"]["prompt_tokens"] for r in sent)
+        assert result.usage.completion_tokens == sum(r["usage"]["completion_tokens"] for r in sent)
+        # Every injected fault but a length cut cost one retry of its own kind, except the
+        # last fault of a branch that ran out of attempts.
+        expected: Counter[str] = Counter()
+        for kind, count in server.injected.items():
+            if kind != "length":
+                expected[REASON[kind]] += count  # type: ignore[index]
+        if not failed:
+            assert provider.retries.by_reason == dict(sorted(expected.items()))
+        assert provider.retries.total == expected.total() - len(failed)
+        cut = [c for c in result.candidates if c.finish_reason == "length"]
+        assert len(cut) == server.injected.get("length", 0)
+        injected.update(server.injected)
+
+    requests = sum(len(server.requests) for _, _, server in runs)
+    assert 0.1 * requests <= sum(injected.values()) <= 0.3 * requests
+    assert set(injected) == set(FAULT_KINDS)  # every kind was met at least once
+    assert exhausted == 1  # deterministic: seed 5, branch c1 (six faults in a row)
+
+
+# -- partial and total failure ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("503", "ProviderUnavailableError"), ("empty_choices", "ProviderResponseError")],
+)
+async def test_branches_that_fail_after_retries_are_recorded_and_the_run_goes_on(
+    kind: FaultKind, error: str
+) -> None:
+    always_seeds_2_and_5 = Faults(
+        rate=1.0, kinds=[kind], where=lambda body, arrival: body.get("seed") in (2, 5)
+    )
+    with OpenAIStubServer(reply=numbered, faults=always_seeds_2_and_5) as server:
+        result, provider = await solve_against(server, max_attempts=3)
+
+    assert result.answer == "42"
+    failed = sorted((f.node, tuple(f.candidate_ids), f.error) for f in result.failures)
+    assert failed == [("think", ("c2",), error), ("think", ("c5",), error)]
+    assert all("3 attempt" in f.message for f in result.failures)
+    assert sorted(c.id for c in result.candidates) == ["c0", "c1", "c3", "c4", "c6", "c7"]
+    assert [c.seed for c in result.candidates] == [0, 1, 3, 4, 6, 7]
+    assert result.usage.llm_calls == len(server.responses) == 6
+    assert provider.retries.total == 2 * 2
+
+
+async def test_no_surviving_candidate_raises_naming_the_cause() -> None:
+    with OpenAIStubServer(faults=Faults(rate=1.0, kinds=["500"])) as server:
+        with pytest.raises(NoCandidatesError) as caught:
+            await solve_against(server, max_attempts=2)
+
+    message = str(caught.value)
+    assert "no candidate survived (8 branch(es) failed)" in message
+    assert "first failure: ProviderUnavailableError" in message
+    assert "still failing after 2 attempt(s): InternalServerError: Error code: 500" in message
+    assert len(server.requests) == 8 * 2 and server.responses == []
+
+
+# -- the concurrency limit holds across a bench's parallel questions ---------------------------
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [None, Faults(rate=0.2, kinds=[k for k in FAULT_KINDS if k != "timeout"], seed=1)],
+    ids=["clean", "faults"],
+)
+async def test_max_concurrency_is_a_global_limit_across_bench_questions(
+    tmp_path: Path, faults: Faults | None
+) -> None:
+    """8 questions at once x 8 parallel branches want 64 requests in flight; 5 may be."""
+    questions = [Example(id=f"q{i}", question=QUESTION, gold="42") for i in range(8)]
+    with OpenAIStubServer(reply=numbered, latency_s=0.05, faults=faults) as server:
+        provider = provider_for(server, max_concurrency=5)
+        try:
+            records = await arun_bench(
+                MathDataset("toy", questions),
+                strategies=["self_consistency"],
+                ns=[8],
+                generator=provider,
+                base_config=ReasoningConfig(share_prompt=False),
+                out_dir=tmp_path,
+                concurrency=8,
+                progress=False,
+            )
+        finally:
+            await provider.aclose()
+
+    assert all(r.correct for r in records) and len(records) == 8
+    assert server.peak_in_flight == 5  # reached, never passed
+    assert len(server.responses) == sum(r.llm_calls for r in records)
