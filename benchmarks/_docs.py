@@ -6,6 +6,12 @@ import os
 import platform
 import re
 from pathlib import Path
+from typing import Literal
+
+from rich.table import Table
+
+Columns = tuple[list[str], list[list[str]]]
+"""A table as (header, rows), every cell already text."""
 
 
 def machine() -> str:
@@ -34,3 +40,26 @@ def write_section(path: Path, heading: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip("\n") + "\n")
+
+
+def rich_table(
+    title: str, columns: Columns, *, justify: Literal["left", "right"] = "left"
+) -> Table:
+    """A rich table of `columns` for the console."""
+    header, rows = columns
+    table = Table(title=title)
+    for column in header:
+        table.add_column(column, justify=justify, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(columns: Columns, *, align: str = "---") -> list[str]:
+    """The lines of a Markdown table of `columns`; `align` is the separator cell."""
+    header, rows = columns
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(align for _ in header) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]

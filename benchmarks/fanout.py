@@ -28,9 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _docs import machine, write_section
+from _docs import Columns, machine, markdown_table, rich_table, write_section
 from rich.console import Console
-from rich.table import Table
 
 from reasoning_graph import asolve
 from reasoning_graph.providers.base import Generator
@@ -167,9 +166,6 @@ def per_question(timing: Timing, n: int) -> str:
     return f"{timing.mean * 1000:.1f} ({timing.mean * 1000 / n:.2f})"
 
 
-Columns = tuple[list[str], list[list[str]]]
-
-
 def wall_table(report: Report, latency: float) -> Columns:
     header = [
         "n",
@@ -225,25 +221,6 @@ def default_cap_line(report: Report, latency: float) -> str:
     )
 
 
-def rich_table(title: str, columns: Columns) -> Table:
-    header, rows = columns
-    table = Table(title=title)
-    for column in header:
-        table.add_column(column, justify="right", overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def markdown_table(columns: Columns) -> list[str]:
-    header, rows = columns
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---:" for _ in header) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
-
-
 def markdown(report: Report, args: argparse.Namespace) -> str:
     command = " ".join(["python", "benchmarks/fanout.py", *sys.argv[1:]])
     return "\n".join(
@@ -262,7 +239,7 @@ def markdown(report: Report, args: argparse.Namespace) -> str:
             f"- Wall time: mean of {args.repeats} questions after one warm-up, divided by the "
             "stub latency (ideal 1.00x); the worst question in brackets.",
             "",
-            *markdown_table(wall_table(report, args.latency)),
+            *markdown_table(wall_table(report, args.latency), align="---:"),
             "",
             default_cap_line(report, args.latency),
             "",
@@ -270,7 +247,7 @@ def markdown(report: Report, args: argparse.Namespace) -> str:
             "warm-up, nothing subtracted (graph, provider, HTTP client and the stub server, "
             "which shares the process and the GIL).",
             "",
-            *markdown_table(overhead_table(report)),
+            *markdown_table(overhead_table(report), align="---:"),
             "",
         ]
     )
@@ -294,10 +271,11 @@ def main() -> None:
         rich_table(
             f"self_consistency wall time, {args.latency} s per request",
             wall_table(report, args.latency),
+            justify="right",
         )
     )
     console.print(default_cap_line(report, args.latency))
-    console.print(rich_table("overhead at zero latency", overhead_table(report)))
+    console.print(rich_table("overhead at zero latency", overhead_table(report), justify="right"))
     console.print(f"one bare generate(n=1) call: {report.single_call:.3f} s; {machine()}")
     if args.write is not None:
         write_section(args.write, SECTION, markdown(report, args))

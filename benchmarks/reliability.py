@@ -33,9 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _docs import machine, write_section
+from _docs import Columns, machine, markdown_table, rich_table, write_section
 from rich.console import Console
-from rich.table import Table
 
 from reasoning_graph import NoCandidatesError, Result, asolve
 from reasoning_graph.providers.openai import OpenAIProvider
@@ -148,9 +147,6 @@ async def measure(args: argparse.Namespace) -> Report:
     return report
 
 
-Columns = tuple[list[str], list[list[str]]]
-
-
 def outcome_table(report: Report, args: argparse.Namespace) -> Columns:
     q = report.questions
     rows = [
@@ -197,25 +193,6 @@ def retries_table(report: Report) -> Columns:
     ]
     rows.append(["total", str(report.retries_total), f"{report.retries_total / q:.2f}"])
     return ["retry reason", "retries", "per question"], rows
-
-
-def rich_table(title: str, columns: Columns) -> Table:
-    header, rows = columns
-    table = Table(title=title)
-    for column in header:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def markdown_table(columns: Columns) -> list[str]:
-    header, rows = columns
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" for _ in header) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
 
 
 def markdown(report: Report, args: argparse.Namespace) -> str:
