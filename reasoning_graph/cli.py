@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,6 +32,7 @@ from rich.status import Status
 from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.config import STRATEGIES, ReasoningConfig, clean_question
 from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
+from reasoning_graph.events import ReasoningEvent, describe_event
 from reasoning_graph.providers.registry import PROVIDERS, make_generator
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, build_config, run_blocking, sqlite_checkpointer
@@ -241,15 +243,49 @@ def _bench_parsers(commands: Any, defaults: ReasoningConfig) -> None:
     )
 
 
-def _progress_text(state: Mapping[str, Any]) -> str:
-    plan = state.get("plan")
-    done = len(state.get("candidates") or {})
-    tokens = sum(u["completion_tokens"] for u in (state.get("usage") or {}).values())
-    if plan is None:
-        return "planning..."
-    return (
-        f"thinking: {done}/{plan['n']} candidates, {tokens} completion tokens ({plan['strategy']})"
-    )
+_EVENT_STYLES = {
+    "plan": "bold",
+    "difficulty": "cyan",
+    "early_stop": "yellow",
+    "failure": "red",
+    "review": "magenta",
+    "selected": "green",
+    "budget": "dim",
+}
+
+
+class _LiveView:
+    """The live view on stderr: one line per event above a spinner with the spend so far."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status = Status("loading the model...", console=console)
+        self._candidates = 0
+
+    def __enter__(self) -> _LiveView:
+        self._status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._status.stop()
+
+    def __call__(self, event: ReasoningEvent) -> None:
+        # Answers come from model text: print them as text, never as rich markup.
+        indent = "  " if event["type"] in ("candidate", "scored", "failure") else ""
+        self._console.print(
+            indent + describe_event(event),
+            style=_EVENT_STYLES.get(event["type"], ""),
+            markup=False,
+            highlight=False,
+        )
+        if event["type"] == "candidate":
+            self._candidates += 1
+            self._status.update(f"thinking: {self._candidates} candidate(s)")
+        elif event["type"] == "budget":
+            self._status.update(
+                f"thinking: {self._candidates} candidate(s), "
+                f"{event['spent_tokens']} completion tokens, {event['spent_calls']} calls"
+            )
 
 
 def _print_human(result: Result, console: Console) -> None:
@@ -297,21 +333,17 @@ def _solve(args: argparse.Namespace) -> int:
         )
     generator = make_generator(args.provider, model=args.model, base_url=args.base_url)
     show_progress = not (args.json or args.quiet)
-    stderr = Console(stderr=True)
-    with Status("loading the model...", console=stderr) if show_progress else _NoStatus() as status:
+    with _LiveView(Console(stderr=True)) if show_progress else nullcontext() as view:
 
         async def run() -> Result:
-            progress = (lambda state: status.update(_progress_text(state))) if status else None
             if args.checkpoint is None:
-                return await asolve(
-                    question, generator=generator, config=config, on_progress=progress
-                )
+                return await asolve(question, generator=generator, config=config, on_event=view)
             async with sqlite_checkpointer(args.checkpoint) as saver:
                 return await asolve(
                     question,
                     generator=generator,
                     config=config,
-                    on_progress=progress,
+                    on_event=view,
                     checkpointer=saver,
                     thread_id=args.thread_id,
                 )
@@ -331,14 +363,6 @@ def _limits(args: argparse.Namespace) -> dict[str, Any]:
         "deadline_s": args.deadline_s,
         "max_question_chars": args.max_question_chars,
     }
-
-
-class _NoStatus:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _run(args: argparse.Namespace) -> int:

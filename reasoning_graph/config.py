@@ -102,6 +102,12 @@ class ReasoningConfig(BaseModel):
     flight, keeping the branches that had finished. `None` means no deadline."""
     max_question_chars: int = Field(default=DEFAULT_MAX_QUESTION_CHARS, ge=1)
     """The longest question accepted (after cleaning, see `clean_question`)."""
+    review: bool = False
+    """Pause before the answer is final so a person can approve or override it: `select`
+    calls LangGraph's `interrupt()` with the candidates and the proposed answer, and the run
+    goes on when resumed with `Command(resume=...)` (see `reasoning_graph.nodes.select`).
+    Needs a checkpointer on the compiled graph (or on the parent graph of a subgraph);
+    `solve`/`asolve` do not pause and refuse it."""
 
     @field_validator("strategy", mode="before")
     @classmethod

@@ -41,11 +41,15 @@ def create_reasoning_graph(
             revision strategies. Defaults to an `LLMJudge` over `generator` for the two
             strategies that need scores, and to no verifier otherwise.
         config: What to spend and how; defaults to `ReasoningConfig()` (self-consistency
-            with 4 samples, no token cap).
+            with 4 samples, no token cap). With `review=True`, `select` pauses with
+            `interrupt()` for a person's decision: compile with a checkpointer.
 
     Returns:
         A `StateGraph` whose input is `{"question": str}` and whose output holds the answer,
         the candidates with their scores, the plan, the difficulty estimate and the usage.
+        Its nodes stream live events with `stream_mode="custom"` (`reasoning_graph.events`).
+        Compiled, it works as a node of your own `StateGraph` whose state has `question`
+        and `answer` keys; it inherits the parent's checkpointer.
 
     Example:
         ```python
@@ -74,7 +78,7 @@ def create_reasoning_graph(
     builder.add_node("think", make_think_node(generator, system_prompt=config.system_prompt))
     builder.add_node("verify", make_verify_node(verifier))
     builder.add_node("revise", make_revise_node(generator, system_prompt=config.system_prompt))
-    builder.add_node("select", make_select_node())
+    builder.add_node("select", make_select_node(review=config.review))
     builder.add_edge(START, "budget")
     builder.add_conditional_edges("budget", route_after_budget, ["think", "revise", "select"])
     builder.add_edge("think", "verify")

@@ -19,10 +19,12 @@ from typing import Any, TypeVar, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import StreamMode
 from pydantic import ValidationError
 
 from reasoning_graph.config import ReasoningConfig, clean_question
 from reasoning_graph.errors import ConfigurationError, DeadlineExceededError
+from reasoning_graph.events import ReasoningEvent
 from reasoning_graph.graph import create_reasoning_graph
 from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import select_answer
@@ -40,6 +42,7 @@ from reasoning_graph.usage import merge_node_usage
 __all__ = ["asolve", "build_config", "run_blocking", "solve", "sqlite_checkpointer"]
 
 ProgressCallback = Callable[[Mapping[str, Any]], None]
+EventCallback = Callable[[ReasoningEvent], None]
 CompiledGraph = CompiledStateGraph[ReasoningState, None, InputState, OutputState]
 T = TypeVar("T")
 
@@ -82,6 +85,7 @@ async def asolve(
     verifier: Verifier | None = None,
     config: ReasoningConfig | None = None,
     on_progress: ProgressCallback | None = None,
+    on_event: EventCallback | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     thread_id: str | None = None,
     **options: Any,
@@ -97,6 +101,8 @@ async def asolve(
             strategies that need scores.
         config: A `ReasoningConfig`; `options` override its fields.
         on_progress: Called with the graph's state after every step (for progress views).
+        on_event: Called with each live event as it happens (plan, difficulty, candidate,
+            scored, early stop, budget, selected; see `reasoning_graph.events`).
         checkpointer: Saves every step of the run (e.g. `AsyncSqliteSaver`, see
             `sqlite_checkpointer`); needs `thread_id`. It must have async methods: the sync
             `SqliteSaver` does not. Defaults to none: the run is not saved.
@@ -115,7 +121,8 @@ async def asolve(
     Raises:
         ConfigurationError: An empty or too long question, an invalid option, or a
             checkpointer without a `thread_id` (or the reverse), or a thread that holds
-            another question.
+            another question, or `review=True` (a person resumes a reviewed run through a
+            compiled graph and `Command(resume=...)`, not through `solve`).
         BudgetError: The token or call budget cannot pay for one generation.
         DeadlineExceededError: The deadline passed before any candidate was ready.
         NoCandidatesError: Every branch failed; the first failure is named.
@@ -128,6 +135,12 @@ async def asolve(
     """
     settings = build_config(config, options)
     question = clean_question(question, max_chars=settings.max_question_chars)
+    if settings.review:
+        raise ConfigurationError(
+            "review=True pauses the run for a person, which solve/asolve cannot do; compile "
+            "create_reasoning_graph(...) with a checkpointer and resume with "
+            "Command(resume=...)"
+        )
     if (checkpointer is None) != (thread_id is None):
         raise ConfigurationError(
             "checkpointer and thread_id go together: pass both to save (and resume) a run, "
@@ -149,7 +162,7 @@ async def asolve(
             graph_input = None  # resume the pending work; finished branches are kept
         elif stored is not None:
             return Result.from_state(stored)  # finished: nothing to run
-    return await _run(graph, graph_input, run_config, settings, on_progress, checkpointer)
+    return await _run(graph, graph_input, run_config, settings, on_progress, on_event, checkpointer)
 
 
 async def _stored_state(
@@ -181,6 +194,7 @@ async def _run(
     run_config: RunnableConfig,
     settings: ReasoningConfig,
     on_progress: ProgressCallback | None,
+    on_event: EventCallback | None,
     checkpointer: BaseCheckpointSaver[Any] | None,
 ) -> Result:
     """Stream the graph to its end, or to the deadline and the best answer so far."""
@@ -189,13 +203,16 @@ async def _run(
     timeout = asyncio.timeout(settings.deadline_s)
     try:
         async with timeout:
-            # With two stream modes, astream yields (mode, chunk) pairs.
+            # With several stream modes, astream yields (mode, chunk) pairs.
+            modes: list[StreamMode] = ["values", "updates"]
+            if on_event is not None:
+                modes.append("custom")
             stream = cast(
-                AsyncGenerator[tuple[str, Mapping[str, Any]], None],
+                AsyncGenerator[tuple[str, Any], None],
                 graph.astream(
                     graph_input,
                     run_config,
-                    stream_mode=["values", "updates"],
+                    stream_mode=modes,
                     # Save each step before the next starts: a crash loses nothing finished.
                     durability="sync" if checkpointer is not None else None,
                 ),
@@ -206,6 +223,9 @@ async def _run(
                         final, latest = chunk, dict(chunk)
                         if on_progress is not None:
                             on_progress(chunk)
+                    elif mode == "custom":
+                        if on_event is not None:
+                            on_event(chunk)
                     else:
                         _apply_updates(latest, chunk)
     except TimeoutError:
@@ -273,6 +293,7 @@ def solve(
     verifier: Verifier | None = None,
     config: ReasoningConfig | None = None,
     on_progress: ProgressCallback | None = None,
+    on_event: EventCallback | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     thread_id: str | None = None,
     **options: Any,
@@ -299,6 +320,7 @@ def solve(
             verifier=verifier,
             config=config,
             on_progress=on_progress,
+            on_event=on_event,
             checkpointer=checkpointer,
             thread_id=thread_id,
             **options,

@@ -26,6 +26,10 @@ TOP_LEVEL = {
     "asolve",
     "Result",
     "Strategy",
+    # LangChain and LangGraph citizens
+    "ReasoningChatModel",
+    "ReasoningEvent",
+    "reasoning_tool",
     "ReasoningGraphError",
     "ConfigurationError",
     "BudgetError",
@@ -53,6 +57,17 @@ PROVIDERS = {
     "FakeGenerator",
     "FakeVerifier",
     "make_generator",
+    "LangChainProvider",
+    "VLLMProvider",
+    "TransformersProvider",
+    # verifiers
+    "StepVerdict",
+    "StepVerifier",
+    "RewardModelVerifier",
+    "TransformersRewardVerifier",
+    "ProgrammaticVerifier",
+    "EnsembleVerifier",
+    "answer_checker",
 }
 
 MODULES = [(reasoning_graph, TOP_LEVEL), (reasoning_graph.providers, PROVIDERS)]

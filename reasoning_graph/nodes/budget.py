@@ -20,9 +20,16 @@ from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.config import ReasoningConfig, clean_question
 from reasoning_graph.difficulty import estimate_difficulty
 from reasoning_graph.errors import BudgetError, ConfigurationError, DeadlineExceededError
+from reasoning_graph.events import StopReason, emit
 from reasoning_graph.policy import Policy, load_policy
-from reasoning_graph.state import Action, Event, Plan, ReasoningState, ThinkTask
-from reasoning_graph.strategies import choose_plan, make_plan, next_action, select_action
+from reasoning_graph.state import Action, Difficulty, Event, Plan, ReasoningState, ThinkTask
+from reasoning_graph.strategies import (
+    REVISION_STRATEGIES,
+    choose_plan,
+    make_plan,
+    next_action,
+    select_action,
+)
 from reasoning_graph.usage import total_usage
 
 __all__ = [
@@ -163,6 +170,7 @@ def make_budget_node(
             plan = _first_plan(settings, verifier_reserve, has_verifier, policy)
             update["plan"] = plan
             events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
+            _emit_plan(plan)
         elif not isinstance(question, str) or not question.strip():
             raise ConfigurationError("the question is empty; pass the text of a question")
         deadline, stamp = _deadline(settings, state, config)
@@ -177,18 +185,22 @@ def make_budget_node(
                 plan = choose_plan(plan, policy, policy_bin, has_verifier=has_verifier)
                 update["plan"] = plan
                 events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
+                _emit_plan(plan)
             update["difficulty"] = difficulty
             events.append({"node": "budget", "kind": "difficulty", "data": dict(difficulty)})
+            _emit_difficulty(difficulty)
         launched = state.get("launched", 0)
         spent = total_usage(state.get("usage", {}))["completion_tokens"]
         calls = calls_started(state, verifier_calls=verifier_calls)
         last_round = state.get("round", 0)
-        action = fit_to_budget(
-            next_action(question, plan, candidates, launched, last_round),
-            plan,
-            spent,
-            spent_calls=calls,
-        )
+        wanted = next_action(question, plan, candidates, launched, last_round)
+        action = fit_to_budget(wanted, plan, spent, spent_calls=calls)
+        stop: StopReason | None = None
+        if wanted["kind"] == "select":
+            if launched < plan["n"] and plan["base"] not in REVISION_STRATEGIES:
+                stop = "confidence" if plan["early_stop"] == "confidence" else "settled"
+        elif action["kind"] == "select":
+            stop = "budget"
         if action["kind"] != "select" and deadline is not None and time.time() >= deadline:
             if not candidates:
                 raise DeadlineExceededError(
@@ -199,6 +211,7 @@ def make_budget_node(
             action = select_action(
                 f"deadline passed: selecting from {len(candidates)} candidate(s)"
             )
+            stop = "deadline"
         started = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
         if action["revise"]:
             update["round"] = action["revise"][0]["round"]
@@ -215,9 +228,60 @@ def make_budget_node(
                 },
             }
         )
+        if stop is not None:
+            emit(
+                {
+                    "type": "early_stop",
+                    "reason": stop,
+                    "detail": action["reason"],
+                    "unspent": max(0, plan["n"] - launched),
+                }
+            )
+        emit(
+            {
+                "type": "budget",
+                "spent_tokens": spent,
+                "spent_calls": calls,
+                "budget_tokens": plan["budget_tokens"],
+                "max_calls": plan["max_calls"],
+                "launched": launched + started,
+                "next": action["kind"],
+                "generations": started,
+            }
+        )
         return {**update, "action": action, "launched": launched + started, "events": events}
 
     return budget
+
+
+def _emit_plan(plan: Plan) -> None:
+    emit(
+        {
+            "type": "plan",
+            "strategy": plan["strategy"],
+            "base": plan["base"],
+            "phase": plan["phase"],
+            "n": plan["n"],
+            "chains": plan["chains"],
+            "selection": plan["selection"],
+            "verify": plan["verify"],
+            "early_stop": plan["early_stop"],
+            "budget_tokens": plan["budget_tokens"],
+            "max_calls": plan["max_calls"],
+        }
+    )
+
+
+def _emit_difficulty(difficulty: Difficulty) -> None:
+    emit(
+        {
+            "type": "difficulty",
+            "score": difficulty["score"],
+            "bin": difficulty["bin"],
+            "agreement": difficulty["agreement"],
+            "samples": difficulty["samples"],
+        }
+    )
 
 
 def route_after_budget(state: ReasoningState) -> list[Send] | Literal["select"]:

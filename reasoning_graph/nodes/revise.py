@@ -6,7 +6,12 @@ from typing import Any
 
 from reasoning_graph.errors import ProviderError
 from reasoning_graph.nodes import NodeFunction
-from reasoning_graph.nodes.think import check_count, failure_update, new_candidate
+from reasoning_graph.nodes.think import (
+    check_count,
+    emit_candidate,
+    failure_update,
+    new_candidate,
+)
 from reasoning_graph.prompts import revise_messages
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.state import ReviseTask
@@ -40,6 +45,7 @@ def make_revise_node(
             round_=state["round"],
             parent_id=state["parent_id"],
         )
+        emit_candidate(candidate)
         return {
             "candidates": {state["id"]: candidate},
             "usage": {"revise": generation.usage},

@@ -1,16 +1,40 @@
-"""`select`: aggregate the candidates into one answer, with the evidence behind it. Pure."""
+"""`select`: aggregate the candidates into one answer, with the evidence behind it.
+
+The aggregation (`select_answer`) is pure. With `review=True` the node then pauses with
+LangGraph's `interrupt()` so a person can approve or override the proposal; the interrupt's
+value is a `ReviewRequest`, and the run goes on when resumed with one of:
+
+- `Command(resume={"approve": True})`: keep the proposed answer;
+- `Command(resume={"candidate_id": "c2"})`: take that candidate's answer;
+- `Command(resume={"answer": "42"})`: replace the answer (the selected candidate becomes the
+  first one whose answer is equivalent, or none).
+
+The decision is recorded as a `review` event in the state's `events` and on the custom
+stream. A resume value of another shape raises `ConfigurationError`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from langgraph.types import interrupt
+from typing_extensions import TypedDict
+
 from reasoning_graph.answers import AnswerMatcher
-from reasoning_graph.errors import NoCandidatesError
+from reasoning_graph.errors import ConfigurationError, NoCandidatesError
+from reasoning_graph.events import ReviewEvent, emit
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.state import Candidate, ReasoningState, Selection, candidate_order
 
-__all__ = ["Selected", "make_select_node", "select_answer"]
+__all__ = [
+    "ReviewCandidate",
+    "ReviewRequest",
+    "Selected",
+    "apply_review",
+    "make_select_node",
+    "select_answer",
+]
 
 
 class Selected(NamedTuple):
@@ -80,8 +104,106 @@ def select_answer(
     return _vote(ordered, weighted=selection == "weighted", matcher=matcher)
 
 
-def make_select_node() -> NodeFunction[ReasoningState]:
-    """Build the `select` node."""
+class ReviewCandidate(TypedDict):
+    """A candidate as a reviewer sees it."""
+
+    id: str
+    answer: str | None
+    score: float | None
+    node: str
+    text: str
+
+
+class ReviewRequest(TypedDict):
+    """The value `select` passes to `interrupt()` when `review` is on."""
+
+    type: str
+    """Always `"review"`."""
+    question: str
+    proposed_answer: str | None
+    proposed_id: str
+    selection: str
+    tally: dict[str, float]
+    candidates: list[ReviewCandidate]
+    resume: str
+    """How to answer: the three accepted `Command(resume=...)` values."""
+
+
+_RESUME_HELP = (
+    'resume with Command(resume={"approve": True}), {"candidate_id": ID} or {"answer": TEXT}'
+)
+
+
+def _review_request(
+    question: str, candidates: Sequence[Candidate], selected: Selected, selection: Selection
+) -> ReviewRequest:
+    return {
+        "type": "review",
+        "question": question,
+        "proposed_answer": selected.answer,
+        "proposed_id": selected.candidate_id,
+        "selection": selection,
+        "tally": selected.tally,
+        "candidates": [
+            {
+                "id": c["id"],
+                "answer": c["answer"],
+                "score": c["score"],
+                "node": c["node"],
+                "text": c["text"],
+            }
+            for c in sorted(candidates, key=candidate_order)
+        ],
+        "resume": _RESUME_HELP,
+    }
+
+
+def apply_review(
+    decision: object, candidates: Sequence[Candidate], proposed: Selected
+) -> ReviewEvent:
+    """Apply a reviewer's resume value to the proposed selection.
+
+    Raises:
+        ConfigurationError: `decision` is not one of the accepted shapes, or names an
+            unknown candidate.
+    """
+    if not isinstance(decision, Mapping) or len(decision) != 1:
+        raise ConfigurationError(f"cannot apply review decision {decision!r}; {_RESUME_HELP}")
+    ((key, value),) = decision.items()
+    base: ReviewEvent = {
+        "type": "review",
+        "decision": "approve",
+        "proposed_answer": proposed.answer,
+        "proposed_id": proposed.candidate_id,
+        "answer": proposed.answer,
+        "candidate_id": proposed.candidate_id,
+    }
+    if key == "approve" and value is True:
+        return base
+    if key == "candidate_id":
+        chosen = next((c for c in candidates if c["id"] == value), None)
+        if chosen is None:
+            known = ", ".join(c["id"] for c in sorted(candidates, key=candidate_order))
+            raise ConfigurationError(
+                f"review chose candidate {value!r}, which does not exist; choose one of: {known}"
+            )
+        return {**base, "decision": "candidate", "answer": chosen["answer"], "candidate_id": value}
+    if key == "answer" and isinstance(value, str) and value.strip():
+        matcher = AnswerMatcher()
+        same = next(
+            (
+                c["id"]
+                for c in sorted(candidates, key=candidate_order)
+                if c["answer"] is not None and matcher.same(c["answer"], value)
+            ),
+            None,
+        )
+        return {**base, "decision": "answer", "answer": value, "candidate_id": same}
+    raise ConfigurationError(f"cannot apply review decision {decision!r}; {_RESUME_HELP}")
+
+
+def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
+    """Build the `select` node; with `review`, it interrupts for a person's decision."""
 
     async def select(state: ReasoningState) -> dict[str, Any]:
         candidates = list(state.get("candidates", {}).values())
@@ -95,22 +217,41 @@ def make_select_node() -> NodeFunction[ReasoningState]:
             raise NoCandidatesError(
                 f"no candidate survived ({len(failures)} branch(es) failed){cause}"
             )
-        selected = select_answer(candidates, state["plan"]["selection"])
-        return {
-            "answer": selected.answer,
-            "selected_id": selected.candidate_id,
-            "events": [
-                {
-                    "node": "select",
-                    "kind": "selected",
-                    "data": {
-                        "answer": selected.answer,
-                        "candidate_id": selected.candidate_id,
-                        "selection": state["plan"]["selection"],
-                        "tally": selected.tally,
-                    },
-                }
-            ],
-        }
+        selection = state["plan"]["selection"]
+        selected = select_answer(candidates, selection)
+        answer: str | None = selected.answer
+        candidate_id: str | None = selected.candidate_id
+        events: list[dict[str, Any]] = []
+        if review:
+            # On resume the node runs again from the top: everything above is pure, and
+            # nothing is streamed before this point, so nothing is emitted twice.
+            decision = interrupt(
+                _review_request(state["question"], candidates, selected, selection)
+            )
+            outcome = apply_review(decision, candidates, selected)
+            emit(outcome)
+            answer, candidate_id = outcome["answer"], outcome["candidate_id"]
+            events.append({"node": "select", "kind": "review", "data": dict(outcome)})
+        emit(
+            {
+                "type": "selected",
+                "answer": answer,
+                "candidate_id": candidate_id,
+                "selection": selection,
+            }
+        )
+        events.append(
+            {
+                "node": "select",
+                "kind": "selected",
+                "data": {
+                    "answer": answer,
+                    "candidate_id": candidate_id,
+                    "selection": selection,
+                    "tally": selected.tally,
+                },
+            }
+        )
+        return {"answer": answer, "selected_id": candidate_id, "events": events}
 
     return select

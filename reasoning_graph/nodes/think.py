@@ -6,12 +6,19 @@ from typing import Any, Literal
 
 from reasoning_graph.answers import extract_answer
 from reasoning_graph.errors import ProviderError, ProviderResponseError
+from reasoning_graph.events import emit
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.prompts import solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
 from reasoning_graph.state import Candidate, Failure, ThinkTask
 
-__all__ = ["check_count", "failure_update", "make_think_node", "new_candidate"]
+__all__ = [
+    "check_count",
+    "emit_candidate",
+    "failure_update",
+    "make_think_node",
+    "new_candidate",
+]
 
 
 def new_candidate(
@@ -45,14 +52,30 @@ def new_candidate(
     }
 
 
+def emit_candidate(candidate: Candidate) -> None:
+    """Stream a `candidate` event for a finished candidate."""
+    emit(
+        {
+            "type": "candidate",
+            "id": candidate["id"],
+            "answer": candidate["answer"],
+            "score": candidate["score"],
+            "node": candidate["node"],
+            "chain": candidate["chain"],
+            "round": candidate["round"],
+        }
+    )
+
+
 def failure_update(node: str, ids: list[str], error: ProviderError) -> dict[str, Any]:
-    """The state update of a branch that failed after its retries."""
+    """The state update of a branch that failed after its retries; streams a `failure`."""
     failure: Failure = {
         "node": node,
         "candidate_ids": ids,
         "error": type(error).__name__,
         "message": str(error),
     }
+    emit({"type": "failure", **failure})
     return {
         "failures": [failure],
         "events": [{"node": node, "kind": "branch_failed", "data": dict(failure)}],
@@ -93,6 +116,8 @@ def make_think_node(
                 state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
             )
         }
+        for candidate in candidates.values():
+            emit_candidate(candidate)
         return {
             "candidates": candidates,
             "usage": {"think": generation.usage},

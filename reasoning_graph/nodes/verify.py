@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from reasoning_graph.errors import ProviderError
+from reasoning_graph.events import emit
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.nodes.think import failure_update
 from reasoning_graph.providers.base import Verdict, Verifier
@@ -54,6 +55,14 @@ def make_verify_node(
                 raise verdict  # a bug, not a backend failure: let it surface
             scored[candidate["id"]] = {**candidate, "score": verdict.score}
             usage = add_usage(usage, verdict.usage)
+            emit(
+                {
+                    "type": "scored",
+                    "id": candidate["id"],
+                    "answer": candidate["answer"],
+                    "score": verdict.score,
+                }
+            )
             update["events"].append(
                 {
                     "node": "verify",

@@ -1,0 +1,394 @@
+"""`ReasoningChatModel`: a LangChain chat model that answers by running the reasoning graph.
+
+Drop it in wherever a `BaseChatModel` goes (an LCEL chain, a LangGraph node): each call
+samples, verifies, revises and selects under the configured strategy and budget, and returns
+one `AIMessage` with the selected candidate's reasoning as a standard `reasoning` content
+block, the answer as a `text` block, and the usage of the whole run counted once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
+from pydantic import Field, field_validator
+
+from reasoning_graph.config import ReasoningConfig
+from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.prompts import fence
+from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.langchain_chat import LangChainProvider
+from reasoning_graph.providers.llm_judge import LLMJudge
+from reasoning_graph.result import Result
+from reasoning_graph.solve import asolve, run_blocking
+
+__all__ = ["ReasoningChatModel", "conversation_question"]
+
+T = TypeVar("T")
+
+_ROLES = {"human": "User", "ai": "Assistant", "system": "System", "tool": "Tool"}
+_PIECE = re.compile(r"\s*\S+\s*|\s+")  # words with their spacing: the streamed pieces
+_FORMAT_PROMPT = (
+    "Restate the final answer of the solved problem below in the requested structure. Use "
+    "only what the conversation and the answer say; do not solve the problem again."
+)
+
+
+class ReasoningChatModel(BaseChatModel):
+    """A chat model that spends test-time compute: it answers by running the reasoning graph.
+
+    The last human message is the question. Earlier (and later) messages of the conversation,
+    system messages included, are put before it in the question's text as a transcript for
+    context; only their text is read (images and other blocks are dropped).
+
+    The reply is one `AIMessage` whose content is `[{"type": "reasoning", ...}, {"type":
+    "text", ...}]`: the selected candidate's full text as reasoning and the selected answer
+    as text (the candidate's full text when no answer was extracted), cut at the first `stop`
+    string. `usage_metadata` is the run's total, every generation and verifier call counted
+    once; `response_metadata` holds `model_name`, `strategy`, `difficulty` (`score`, `bin`),
+    `plan`, `usage_by_node`, `llm_calls`, `candidate_count`, `selected_id` and `answer`.
+
+    Streaming yields the finished answer only, after the run, in a few chunks (the
+    reasoning block, then the answer word by word, with the usage on the last chunk); the
+    sampling calls inside are tagged `nostream`, so LangGraph's `stream_mode="messages"` does
+    not show them either.
+
+    Call keywords (`model.invoke(messages, n=8)`, or `model.bind(strategy="best_of_n")`) are
+    `ReasoningConfig` fields applied over `config` for that call; an unknown one raises
+    `ConfigurationError`. Other standard chat-model arguments (`timeout`, `max_retries`,
+    `api_key`) are accepted and ignored: configure them on the wrapped model.
+
+    Tools: `bind_tools` raises `NotImplementedError`, because the graph writes a text answer
+    and never calls tools; use the agent middleware (`reasoning_graph.middleware`) to give a
+    tool-using agent test-time scaling. `with_structured_output` runs the graph, then asks
+    the wrapped chat model to restate the conversation's answer in the schema; it needs a
+    `generator` that is a chat model.
+
+    Example:
+        ```python
+        from langchain_openai import ChatOpenAI
+        from reasoning_graph import ReasoningConfig
+        from reasoning_graph.chat_model import ReasoningChatModel
+
+        model = ReasoningChatModel(
+            generator=ChatOpenAI(model="gpt-4o-mini"),
+            config=ReasoningConfig(strategy="self_consistency", n=8),
+        )
+        message = model.invoke("What is 17 + 25?")
+        message.text, message.usage_metadata, message.response_metadata["difficulty"]
+        ```
+    """
+
+    generator: Any
+    """A `Generator`, or a LangChain chat model (wrapped in `LangChainProvider`)."""
+    verifier: Any = None
+    """A `Verifier`, or a chat model (wrapped as an `LLMJudge`). `None`: the graph's default,
+    an `LLMJudge` over the generator for the strategies that need scores."""
+    config: ReasoningConfig = Field(default_factory=ReasoningConfig)
+    """What to spend and how."""
+    temperature: float | None = None
+    """Sampling temperature of every generation; `None` keeps `config.temperature`."""
+    max_tokens: int | None = None
+    """Most completion tokens of one generation; `None` keeps `config.max_tokens`."""
+    stop: list[str] | None = None
+    """Strings at whose first occurrence the final answer is cut."""
+
+    @field_validator("generator")
+    @classmethod
+    def _wrap_generator(cls, value: Any) -> Generator:
+        if isinstance(value, BaseChatModel):
+            return LangChainProvider(value)
+        if not isinstance(value, Generator):
+            raise ConfigurationError(
+                f"generator must be a reasoning_graph Generator or a LangChain chat model, "
+                f"not {type(value).__name__}"
+            )
+        return value
+
+    @field_validator("verifier")
+    @classmethod
+    def _wrap_verifier(cls, value: Any) -> Verifier | None:
+        if value is None or isinstance(value, Verifier):
+            return value
+        if isinstance(value, BaseChatModel):
+            return LLMJudge(LangChainProvider(value))
+        raise ConfigurationError(
+            f"verifier must be a reasoning_graph Verifier, a LangChain chat model or None, "
+            f"not {type(value).__name__}"
+        )
+
+    @property
+    def _llm_type(self) -> str:
+        return "reasoning-graph"
+
+    @property
+    def model_name(self) -> str:
+        """The wrapped generator's model name."""
+        name: str = self.generator.model_name
+        return name
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        model = kwargs.get("model")
+        temperature = kwargs.get("temperature", self.temperature)
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        params = LangSmithParams(
+            ls_provider="reasoning-graph",
+            ls_model_name=model if isinstance(model, str) else self.model_name,
+            ls_model_type="chat",
+            ls_temperature=self.config.temperature if temperature is None else temperature,
+            ls_max_tokens=self.config.max_tokens if max_tokens is None else max_tokens,
+        )
+        if stop or self.stop:
+            params["ls_stop"] = stop or self.stop
+        return params
+
+    async def arun(self, messages: Sequence[BaseMessage], **options: Any) -> Result:
+        """Run the reasoning graph on a conversation and return the whole `Result`.
+
+        Args:
+            messages: The conversation; its last human message is the question.
+            **options: `ReasoningConfig` fields for this run, over `config`.
+
+        Raises:
+            ConfigurationError: No human message, or an invalid option.
+        """
+        overrides = {
+            key: value
+            for key, value in (("temperature", self.temperature), ("max_tokens", self.max_tokens))
+            if value is not None
+        }
+        return await asolve(
+            conversation_question(messages),
+            generator=self.generator,
+            verifier=self.verifier,
+            config=self.config,
+            **{**overrides, **options},
+        )
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        result = await self.arun(messages, **kwargs)
+        message = self._message(result, stop)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return self._blocking(lambda: self._agenerate(messages, stop, **kwargs))
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        message = self._message(await self.arun(messages, **kwargs), stop)
+        for chunk in _chunks(message):
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        result = self._blocking(lambda: self.arun(messages, **kwargs))
+        for chunk in _chunks(self._message(result, stop)):
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+
+    def bind_tools(
+        self,
+        tools: Sequence[Any],
+        *,
+        tool_choice: str | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Not supported: the reasoning graph writes a text answer and never calls tools.
+
+        Raises:
+            NotImplementedError: Always; the message points to the agent middleware.
+        """
+        raise NotImplementedError(
+            "ReasoningChatModel cannot call tools: the reasoning graph samples and selects a "
+            "text answer, and binding tools to the wrapped model would not make the graph "
+            "call them. For a tool-using agent, keep the agent's own chat model and add "
+            "test-time scaling with the agent middleware in reasoning_graph.middleware."
+        )
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Run the graph, then have the wrapped chat model restate its answer in `schema`.
+
+        The reasoning is done by the graph; the structuring is one more call of the
+        wrapped model's own `with_structured_output` (so `method`, `strict` and
+        `include_raw` mean what they mean there; the raw message is that call's), given the
+        conversation and the graph's answer.
+
+        Raises:
+            NotImplementedError: The generator is not a LangChain chat model, so there is no
+                model to structure the answer with.
+        """
+        if not isinstance(self.generator, LangChainProvider):
+            raise NotImplementedError(
+                "ReasoningChatModel.with_structured_output needs a LangChain chat model as "
+                f"generator to format the answer; this one is {type(self.generator).__name__}. "
+                "Parse message.text yourself, or pass a chat model as generator."
+            )
+        formatter = self.generator.model.with_structured_output(
+            schema, include_raw=include_raw, **kwargs
+        )
+        solve: Runnable[LanguageModelInput, Any] = RunnableParallel(
+            conversation=RunnableLambda(self._to_messages), answer=self
+        )
+        return solve | RunnableLambda(_format_request) | formatter
+
+    def _to_messages(self, value: LanguageModelInput) -> list[BaseMessage]:
+        return self._convert_input(value).to_messages()
+
+    def _message(self, result: Result, stop: list[str] | None) -> AIMessage:
+        selected = result.selected
+        answer = result.answer if result.answer is not None else (selected.text if selected else "")
+        content: list[str | dict[str, Any]] = []
+        if selected is not None:
+            content.append({"type": "reasoning", "reasoning": selected.text})
+        content.append({"type": "text", "text": _cut(answer, stop or self.stop)})
+        usage = UsageMetadata(
+            input_tokens=result.usage.prompt_tokens,
+            output_tokens=result.usage.completion_tokens,
+            total_tokens=result.usage.prompt_tokens + result.usage.completion_tokens,
+        )
+        metadata: dict[str, Any] = {
+            "model_name": self.model_name,
+            "strategy": result.strategy,
+            "difficulty": {"score": result.difficulty.score, "bin": result.difficulty.bin},
+            "plan": dict(result.plan),
+            "usage_by_node": {node: dict(spent) for node, spent in result.usage.by_node.items()},
+            "llm_calls": result.usage.llm_calls,
+            "candidate_count": len(result.candidates),
+            "selected_id": result.selected_id,
+            "answer": result.answer,
+        }
+        return AIMessage(content=content, usage_metadata=usage, response_metadata=metadata)
+
+    def _blocking(self, main: Callable[[], Awaitable[T]]) -> T:
+        """Run `main()` on a fresh event loop: here, or in a worker thread if one is running."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run_blocking(main, self.generator, self.verifier)
+        context = contextvars.copy_context()  # keep the caller's callbacks and config
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(context.run, run_blocking, main, self.generator, self.verifier)
+            return future.result()
+
+
+def conversation_question(messages: Sequence[BaseMessage]) -> str:
+    """The question the graph answers: the last human message, the rest as context.
+
+    Raises:
+        ConfigurationError: There is no human message.
+
+    Example:
+        ```python
+        conversation_question([HumanMessage("What is 2 + 2?")])  # "What is 2 + 2?"
+        ```
+    """
+    last = next(
+        (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)),
+        None,
+    )
+    if last is None:
+        kinds = ", ".join(m.type for m in messages) or "none"
+        raise ConfigurationError(
+            f"ReasoningChatModel answers the last human message, and there is none "
+            f"(messages: {kinds}); add the question as a HumanMessage"
+        )
+    question = messages[last].text
+    context = [
+        f"{_ROLES.get(m.type, m.type.capitalize())}: {m.text}"
+        for i, m in enumerate(messages)
+        if i != last and m.text.strip()
+    ]
+    if not context:
+        return question
+    transcript = "\n\n".join(context)
+    return f"The conversation so far, for context:\n\n{transcript}\n\nAnswer this:\n{question}"
+
+
+def _cut(text: str, stop: Sequence[str] | None) -> str:
+    """`text` up to the first occurrence of any `stop` string."""
+    ends = [i for i in (text.find(s) for s in stop or () if s) if i >= 0]
+    return text[: min(ends)] if ends else text
+
+
+def _chunks(message: AIMessage) -> Iterator[ChatGenerationChunk]:
+    """`message` as stream chunks: reasoning, answer pieces, usage and metadata on the last."""
+    blocks = [b for b in message.content if isinstance(b, dict)]
+    for index, block in enumerate(blocks[:-1]):
+        yield ChatGenerationChunk(message=AIMessageChunk(content=[{**block, "index": index}]))
+    last = len(blocks) - 1
+    pieces = _PIECE.findall(str(blocks[-1]["text"])) or [""]
+    for piece in pieces[:-1]:
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content=[{"type": "text", "text": piece, "index": last}])
+        )
+    yield ChatGenerationChunk(
+        message=AIMessageChunk(
+            content=[{"type": "text", "text": pieces[-1], "index": last}],
+            usage_metadata=message.usage_metadata,
+            response_metadata=message.response_metadata,
+            chunk_position="last",
+        )
+    )
+
+
+def _format_request(inputs: dict[str, Any]) -> list[BaseMessage]:
+    """The prompt that asks the wrapped model to restate the graph's answer in a schema."""
+    conversation: list[BaseMessage] = inputs["conversation"]
+    answer: AIMessage = inputs["answer"]
+    transcript = "\n\n".join(
+        f"{_ROLES.get(m.type, m.type.capitalize())}: {m.text}" for m in conversation
+    )
+    return [
+        SystemMessage(_FORMAT_PROMPT),
+        HumanMessage(
+            f"{fence('conversation', transcript)}\n\n{fence('final answer', answer.text)}"
+        ),
+    ]
