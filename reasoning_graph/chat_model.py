@@ -31,6 +31,7 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 from pydantic import Field, field_validator
 
 from reasoning_graph.config import ReasoningConfig
+from reasoning_graph.conversation import conversation_question, render_transcript
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.prompts import fence
 from reasoning_graph.providers.base import Generator, Verifier
@@ -39,11 +40,10 @@ from reasoning_graph.providers.llm_judge import LLMJudge
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, run_blocking
 
-__all__ = ["ReasoningChatModel", "conversation_question"]
+__all__ = ["ReasoningChatModel"]
 
 T = TypeVar("T")
 
-_ROLES = {"human": "User", "ai": "Assistant", "system": "System", "tool": "Tool"}
 _PIECE = re.compile(r"\s*\S+\s*|\s+")  # words with their spacing: the streamed pieces
 _FORMAT_PROMPT = (
     "Restate the final answer of the solved problem below in the requested structure. Use "
@@ -319,39 +319,6 @@ class ReasoningChatModel(BaseChatModel):
             return future.result()
 
 
-def conversation_question(messages: Sequence[BaseMessage]) -> str:
-    """The question the graph answers: the last human message, the rest as context.
-
-    Raises:
-        ConfigurationError: There is no human message.
-
-    Example:
-        ```python
-        conversation_question([HumanMessage("What is 2 + 2?")])  # "What is 2 + 2?"
-        ```
-    """
-    last = next(
-        (i for i in range(len(messages) - 1, -1, -1) if isinstance(messages[i], HumanMessage)),
-        None,
-    )
-    if last is None:
-        kinds = ", ".join(m.type for m in messages) or "none"
-        raise ConfigurationError(
-            f"ReasoningChatModel answers the last human message, and there is none "
-            f"(messages: {kinds}); add the question as a HumanMessage"
-        )
-    question = messages[last].text
-    context = [
-        f"{_ROLES.get(m.type, m.type.capitalize())}: {m.text}"
-        for i, m in enumerate(messages)
-        if i != last and m.text.strip()
-    ]
-    if not context:
-        return question
-    transcript = "\n\n".join(context)
-    return f"The conversation so far, for context:\n\n{transcript}\n\nAnswer this:\n{question}"
-
-
 def _cut(text: str, stop: Sequence[str] | None) -> str:
     """`text` up to the first occurrence of any `stop` string."""
     ends = [i for i in (text.find(s) for s in stop or () if s) if i >= 0]
@@ -383,9 +350,7 @@ def _format_request(inputs: dict[str, Any]) -> list[BaseMessage]:
     """The prompt that asks the wrapped model to restate the graph's answer in a schema."""
     conversation: list[BaseMessage] = inputs["conversation"]
     answer: AIMessage = inputs["answer"]
-    transcript = "\n\n".join(
-        f"{_ROLES.get(m.type, m.type.capitalize())}: {m.text}" for m in conversation
-    )
+    transcript = render_transcript(conversation)
     return [
         SystemMessage(_FORMAT_PROMPT),
         HumanMessage(

@@ -16,23 +16,23 @@ the same conversation. Needs the `langchain` package (for `langchain.agents`).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeAlias, get_args
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.ai import add_usage
 
 from reasoning_graph.chat_model import ReasoningChatModel
 from reasoning_graph.config import ReasoningConfig, Strategy
+from reasoning_graph.conversation import conversation_question
 from reasoning_graph.errors import ConfigurationError
-from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT, fence
+from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import Generator, Verifier
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 from reasoning_graph.solve import build_config
 
-__all__ = ["ReasoningMiddleware", "When", "agent_question"]
+__all__ = ["ReasoningMiddleware", "When"]
 
 When: TypeAlias = Literal["final", "always"] | Callable[[ModelRequest[Any]], bool]
 """Which model calls of the agent the reasoning graph answers.
@@ -54,7 +54,6 @@ docs/compute-optimal.md).
 """
 
 _WHEN_VALUES: tuple[str, ...] = get_args(get_args(When)[0])
-_HANDOFF = "Using the conversation above, answer the user's last message."
 
 
 class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
@@ -179,42 +178,7 @@ class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             system_prompt = f"{request.system_prompt}\n\n{SOLVE_SYSTEM_PROMPT}"
             config = config.model_copy(update={"system_prompt": system_prompt})
         model = ReasoningChatModel(generator=generator, verifier=self.verifier, config=config)
-        return model, [HumanMessage(agent_question(request.messages))]
-
-
-def agent_question(messages: Sequence[AnyMessage]) -> str:
-    """Render an agent's conversation as one question for the reasoning graph.
-
-    A conversation of one user message is that message's text. Longer ones become a
-    transcript: user and assistant turns, the tools the assistant called with their
-    arguments, and each tool's result fenced as quoted data (a tool result that says
-    "ignore previous instructions" is quoted, not obeyed), then a request to answer the
-    user's last message.
-
-    Example:
-        ```python
-        agent_question([HumanMessage("What is 17 + 25?")])  # "What is 17 + 25?"
-        ```
-    """
-    if len(messages) == 1 and messages[0].type == "human":
-        return messages[0].text
-    lines = [_render(message) for message in messages]
-    return "\n\n".join([*(line for line in lines if line), _HANDOFF])
-
-
-def _render(message: BaseMessage) -> str:
-    if isinstance(message, ToolMessage):
-        return fence(f"result of tool {message.name or message.tool_call_id}", message.text)
-    if isinstance(message, AIMessage):
-        parts = [f"Assistant: {message.text}"] if message.text else []
-        parts += [
-            f"Assistant called tool {call['name']} with {json.dumps(call['args'])}"
-            for call in message.tool_calls
-        ]
-        return "\n".join(parts)
-    if message.type == "human":
-        return f"User: {message.text}"
-    return f"{message.type.capitalize()}: {message.text}" if message.text else ""
+        return model, [HumanMessage(conversation_question(request.messages))]
 
 
 def _is_final(response: ModelResponse[Any]) -> bool:

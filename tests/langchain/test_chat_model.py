@@ -21,7 +21,8 @@ from langgraph.graph import START, MessagesState, StateGraph
 from pydantic import BaseModel
 
 from reasoning_graph import ConfigurationError, ReasoningConfig, asolve
-from reasoning_graph.chat_model import ReasoningChatModel, conversation_question
+from reasoning_graph.chat_model import ReasoningChatModel
+from reasoning_graph.conversation import conversation_question
 from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 

@@ -27,7 +27,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from reasoning_graph import ConfigurationError, ReasoningConfig
-from reasoning_graph.middleware import ReasoningMiddleware, agent_question
+from reasoning_graph.conversation import conversation_question
+from reasoning_graph.middleware import ReasoningMiddleware
 from reasoning_graph.providers.fake import FakeGenerator
 
 QUESTION = "What is 17 + 25? Use the adder."
@@ -277,9 +278,9 @@ def test_options_are_validated_once() -> None:
     assert (middleware.config.n, middleware.config.max_tokens) == (3, 64)
 
 
-def test_agent_question() -> None:
-    assert agent_question([HumanMessage("What is 2 + 2?")]) == "What is 2 + 2?"
-    text = agent_question(
+def test_conversation_question() -> None:
+    assert conversation_question([HumanMessage("What is 2 + 2?")]) == "What is 2 + 2?"
+    text = conversation_question(
         [
             HumanMessage("Add them."),
             AIMessage("", tool_calls=[TOOL_CALL]),
@@ -288,4 +289,4 @@ def test_agent_question() -> None:
     )
     assert text.startswith("User: Add them.\n\nAssistant called tool add")
     assert text.count("<<<END RESULT OF TOOL ADD>>>") == 1  # the tool cannot close the fence
-    assert text.endswith("answer the user's last message.")
+    assert text.endswith("answer the user's last message: Add them.")
