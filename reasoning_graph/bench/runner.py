@@ -34,19 +34,26 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from reasoning_graph.answers import extract_answer
 from reasoning_graph.bench.datasets import Dataset, Example
 from reasoning_graph.bench.records import BenchCandidate, BenchRecord
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
 from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.programmatic import ProgrammaticVerifier
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, build_config
+
+VerifierFactory = Callable[[Example], Verifier]
+"""A function of the example that returns the verifier for its runs."""
 
 __all__ = [
     "MANIFEST_FILE",
     "RESULTS_FILE",
+    "VerifierFactory",
     "arun_bench",
     "load_records",
+    "oracle_verifier",
     "record_key",
     "run_bench",
 ]
@@ -106,7 +113,7 @@ async def arun_bench(
     strategies: Sequence[str],
     ns: Sequence[int],
     generator: Generator,
-    verifier: Verifier | None = None,
+    verifier: Verifier | VerifierFactory | None = None,
     base_config: ReasoningConfig | None = None,
     out_dir: str | Path,
     concurrency: int = 4,
@@ -125,7 +132,8 @@ async def arun_bench(
         strategies: Strategy names, e.g. `["self_consistency", "weighted_vote"]`.
         ns: Generations per question, e.g. `[1, 2, 4, 8, 16]`.
         generator: The model.
-        verifier: Scores candidates; `None` falls back to `asolve`'s default (an LLM judge
+        verifier: Scores candidates, or a function of the example that returns the verifier
+            for it (see `oracle_verifier`); `None` falls back to `asolve`'s default (an LLM judge
             over `generator` for the strategies that need scores).
         base_config: Settings shared by every run (max tokens, temperature, seed, budget);
             `None` means the `ReasoningConfig` defaults. Its strategy and `n` are replaced.
@@ -203,7 +211,7 @@ def run_bench(
     strategies: Sequence[str],
     ns: Sequence[int],
     generator: Generator,
-    verifier: Verifier | None = None,
+    verifier: Verifier | VerifierFactory | None = None,
     base_config: ReasoningConfig | None = None,
     out_dir: str | Path,
     concurrency: int = 4,
@@ -238,6 +246,29 @@ def run_bench(
 # -- one run ------------------------------------------------------------------------------------
 
 
+def oracle_verifier(dataset: Dataset) -> VerifierFactory:
+    """Verifiers that grade each candidate against the example's reference answer.
+
+    An oracle: it knows the gold answer, so it measures what a search strategy does with a
+    perfect verifier (an upper bound, as in the paper's oracle runs), not a deployable one.
+    Grading is the data set's own (math-verify, or a reasoning-gym task's `score_answer`).
+
+    Example:
+        ```python
+        await arun_bench(dataset, strategies=["best_of_n"], ns=[4], generator=generator,
+                         verifier=oracle_verifier(dataset), out_dir="runs/oracle")
+        ```
+    """
+
+    def for_example(example: Example) -> Verifier:
+        def check(question: str, solution: str) -> bool:
+            return dataset.grade(example, extract_answer(solution))
+
+        return ProgrammaticVerifier(check, name=f"oracle({example.id})")
+
+    return for_example
+
+
 def _key(dataset: Dataset, example: Example, config: ReasoningConfig) -> RecordKey:
     return (dataset.name, example.id, config.strategy, config.n, config.budget_tokens)
 
@@ -248,13 +279,14 @@ async def _run_one(
     config: ReasoningConfig,
     *,
     generator: Generator,
-    verifier: Verifier | None,
+    verifier: Verifier | VerifierFactory | None,
 ) -> tuple[BenchRecord, ReasoningGraphError | None]:
     started = time.perf_counter()
     try:
-        result = await asolve(
-            example.question, generator=generator, verifier=verifier, config=config
+        scorer = (
+            verifier if verifier is None or isinstance(verifier, Verifier) else verifier(example)
         )
+        result = await asolve(example.question, generator=generator, verifier=scorer, config=config)
     except ReasoningGraphError as error:
         seconds = time.perf_counter() - started
         message = " ".join(str(error).split())
@@ -329,7 +361,7 @@ async def _run_all(
     *,
     dataset: Dataset,
     generator: Generator,
-    verifier: Verifier | None,
+    verifier: Verifier | VerifierFactory | None,
     concurrency: int,
     fail_fast: bool,
     on_record: Callable[[BenchRecord], None],

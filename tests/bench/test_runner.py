@@ -219,3 +219,33 @@ def test_load_records_names_a_corrupt_line(tmp_path):
         load_records(path)
     with pytest.raises(ConfigurationError, match="cannot read bench results"):
         load_records(tmp_path / "missing")
+
+
+async def test_oracle_verifier_grades_against_each_examples_gold(tmp_path):
+    from reasoning_graph.bench.datasets import load_dataset
+    from reasoning_graph.bench.runner import arun_bench, oracle_verifier
+    from reasoning_graph.providers.fake import FakeGenerator
+
+    data = tmp_path / "toy.jsonl"
+    data.write_text('{"question": "1+1?", "answer": "2"}\n{"question": "2+2?", "answer": "4"}\n')
+    dataset = load_dataset(f"jsonl:{data}?question=question&answer=answer")
+    # Two of three samples say 3 (wrong), one says the gold answer: best_of_n with the oracle
+    # picks the gold one; the majority would not.
+    generator = FakeGenerator(
+        lambda messages, index: (
+            "The answer is 3."
+            if index % 3
+            else f"The answer is {2 if '1+1' in messages[-1]['content'] else 4}."
+        )
+    )
+    records = await arun_bench(
+        dataset,
+        strategies=["best_of_n"],
+        ns=[3],
+        generator=generator,
+        verifier=oracle_verifier(dataset),
+        out_dir=tmp_path / "out",
+        progress=False,
+    )
+    assert [r.correct for r in records] == [True, True]
+    assert all(sorted(c.score for c in r.candidates) == [0.0, 0.0, 1.0] for r in records)
