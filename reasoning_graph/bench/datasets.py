@@ -34,6 +34,9 @@ finds it equivalent to the gold answer (`0.5` is `1/2`). reasoning-gym tasks use
 default scorer gives partial credit to near misses (gold `-4`: `-4.0` scores 0.5, ` -4` 0.67,
 `-4 apples` 0.22) and none of those count. A missing answer (`None`) is always wrong.
 
+The reasoning-gym part (`gym:`, `gym-mix:`, param typing, grading) lives in
+`reasoning_graph.bench.gym`.
+
 Example:
     ```python
     dataset = load_dataset("gsm8k:data/gsm8k/test.jsonl", limit=50)
@@ -44,14 +47,12 @@ Example:
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import json
 import random
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -70,7 +71,6 @@ _SYNTAX = (
     "gym:TASK?size=N&seed=S&PARAM=VALUE, gym-mix:TASK1,TASK2?size_each=N, "
     "or several joined by '+'"
 )
-_INSTALL_HINT = "pip install 'reasoning-graph[bench]'"
 
 
 class Example(BaseModel):
@@ -130,37 +130,6 @@ class MathDataset(Dataset):
             return False
         # A fresh matcher per call: math-verify's timeout only works on the creating thread.
         return AnswerMatcher().same(example.gold, predicted)
-
-
-class _GymDataset(Dataset):
-    """reasoning-gym questions, graded by the task's own `score_answer` (correct at 1.0)."""
-
-    def __init__(
-        self,
-        name: str,
-        examples: Sequence[Example],
-        *,
-        score: Callable[[str | None, dict[str, Any]], float],
-        entries: dict[str, dict[str, Any]],
-        spec: str,
-    ):
-        super().__init__(name, examples, spec=spec)
-        self._score = score
-        self._entries = entries
-
-    def grade(self, example: Example, predicted: str | None) -> bool:
-        """Return whether the task scores `predicted` 1.0 (`None` is wrong)."""
-        if predicted is None:
-            return False
-        entry = self._entries.get(example.id) or {
-            "question": example.question,
-            "answer": example.gold,
-            "metadata": dict(example.metadata),
-        }
-        try:
-            return float(self._score(predicted, entry)) >= 1.0
-        except Exception:  # a scorer that chokes on a model's answer has not accepted it
-            return False
 
 
 class _MixedDataset(Dataset):
@@ -236,7 +205,9 @@ def load_dataset(
         raise ConfigurationError(
             f"limit and offset must be non-negative (got limit={limit}, offset={offset})"
         )
-    parts = [p for piece in _SPLIT_MIX.split(spec.strip()) for p in _expand(piece)]
+    from reasoning_graph.bench.gym import expand_mix  # gym.py builds on this module
+
+    parts = [p for piece in _SPLIT_MIX.split(spec.strip()) for p in expand_mix(piece)]
     sources = [_source(part) for part in parts]
     order = [
         (k, i)
@@ -263,26 +234,19 @@ def load_dataset(
     return _MixedDataset(built, [by_key[key] for key in chosen], spec=spec)
 
 
-def _expand(spec: str) -> list[str]:
-    """Split a `gym-mix:` shorthand into its `gym:` specs; other specs stay as they are."""
-    if not spec.startswith("gym-mix:"):
-        return [spec]
-    tasks, _, query = spec.removeprefix("gym-mix:").partition("?")
-    params = [p for p in query.split("&") if p]
-    shared = [re.sub(r"^size_each=", "size=", p) for p in params]
-    suffix = "?" + "&".join(shared) if shared else ""
-    return [f"gym:{task.strip()}{suffix}" for task in tasks.split(",") if task.strip()]
-
-
 def _source(spec: str) -> _Source:
     prefix, colon, rest = spec.partition(":")
     if not colon or prefix not in _PREFIXES or not rest:
         raise ConfigurationError(f"unknown data set spec {spec!r}; accepted: {_SYNTAX}")
     if prefix == "gym":
-        return _gym_source(spec, rest)
+        from reasoning_graph.bench.gym import gym_source  # gym.py builds on this module
+
+        task, _, query = rest.partition("?")
+        count, build = gym_source(spec, task, _query(query, spec))
+        return _Source(count=count, build=build)
     if prefix == "jsonl":
         path_text, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
-        fields_ = _query(query, spec, typed=False)
+        fields_ = _query(query, spec)
         unknown = sorted(set(fields_) - {"question", "answer", "id", "difficulty"})
         if unknown or "question" not in fields_ or "answer" not in fields_:
             raise ConfigurationError(
@@ -377,95 +341,14 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _query(query: str, spec: str, *, typed: bool = True) -> dict[str, Any]:
-    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`), typing values if `typed`."""
-    params: dict[str, Any] = {}
+def _query(query: str, spec: str) -> dict[str, str]:
+    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`); values stay text."""
+    params: dict[str, str] = {}
     for pair in query.split("&"):
         if not pair:
             continue
         key, equals, value = pair.partition("=")
         if not equals or not key:
             raise ConfigurationError(f"{spec!r}: expected KEY=VALUE in the query, got {pair!r}")
-        params[unquote(key)] = _value(unquote(value)) if typed else unquote(value)
+        params[unquote(key)] = unquote(value)
     return params
-
-
-def _value(text: str) -> Any:
-    if "," in text:
-        return tuple(_value(item) for item in text.split(","))
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, (tuple, list)):
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        if len(value) == 2 and numbers:  # a (low, high) range
-            return str(value[0]) if value[0] == value[1] else f"{value[0]}..{value[1]}"
-        return ",".join(_compact(v) for v in value)
-    return str(value)
-
-
-def _gym_source(spec: str, rest: str) -> _Source:
-    task, _, query = rest.partition("?")
-    params = _query(query, spec)
-    size = params.pop("size", 500)
-    gym_seed = params.get("seed", 0)
-    if not isinstance(size, int) or size < 1:
-        raise ConfigurationError(f"{spec!r}: size must be a positive integer (got {size!r})")
-    try:
-        gym = importlib.import_module("reasoning_gym")
-        registry: dict[str, Any] = importlib.import_module("reasoning_gym.factory").DATASETS
-    except ImportError:
-        raise ConfigurationError(
-            f"{spec!r} needs reasoning-gym; install it with {_INSTALL_HINT}"
-        ) from None
-    if task not in registry:
-        close = difflib.get_close_matches(task, registry, n=3) or sorted(registry)[:5]
-        raise ConfigurationError(
-            f"unknown reasoning-gym task {task!r}; did you mean {', '.join(close)}? "
-            f"({len(registry)} tasks, e.g. basic_arithmetic, chain_sum, leg_counting)"
-        )
-    config_cls = registry[task][1]
-    accepted = [f.name for f in fields(config_cls)] if is_dataclass(config_cls) else []
-    settings = {**params, "seed": gym_seed}
-    try:
-        task_data = gym.create_dataset(task, size=size, **settings)
-    except TypeError as exc:
-        raise ConfigurationError(
-            f"{spec!r}: {exc}; {task} accepts {', '.join(a for a in accepted if a != 'size')}"
-        ) from None
-    except (AssertionError, ValueError) as exc:
-        raise ConfigurationError(f"{spec!r}: invalid {task} settings: {exc}") from None
-    label = ",".join(f"{k}={_compact(v)}" for k, v in params.items())
-    name = f"{task}[{label}]" if label else task
-
-    def build(picks: list[int]) -> Dataset:
-        examples: list[Example] = []
-        entries: dict[str, dict[str, Any]] = {}
-        for index in picks:
-            entry: dict[str, Any] = task_data[index]
-            metadata = dict(entry.get("metadata") or {})
-            difficulty = metadata.get("difficulty")
-            example = Example(
-                id=f"{name}-{index}",
-                question=str(entry["question"]),
-                gold="" if entry.get("answer") is None else str(entry["answer"]),
-                human_difficulty=(
-                    ",".join(f"{k}={_compact(v)}" for k, v in difficulty.items())
-                    if isinstance(difficulty, dict) and difficulty
-                    else None
-                ),
-                metadata=metadata,
-            )
-            examples.append(example)
-            entries[example.id] = entry
-        return _GymDataset(name, examples, score=task_data.score_answer, entries=entries, spec=spec)
-
-    return _Source(count=size, build=build)

@@ -10,7 +10,8 @@ the server root, not under `/v1`:
   the step scores.
 - outcome rewards: `POST /classify`; `data[0].probs` are the class probabilities.
 
-Any HTTP reward endpoint that answers with the same shapes works too.
+Any HTTP reward endpoint that answers with the same shapes works too. The bodies are read by
+`reasoning_graph.providers.vllm_pooling`; this module makes the requests.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ from reasoning_graph.providers.retry import (
     async_retrying,
     is_retryable,
 )
+from reasoning_graph.providers.vllm_pooling import (
+    classify_probs,
+    error_message,
+    marker_rows,
+    pooling_rows,
+    pooling_usage,
+    row_probability,
+    token_ids,
+)
 from reasoning_graph.steps import (
     DEFAULT_STEP_SEPARATOR,
     StepAggregation,
@@ -58,8 +68,6 @@ PRM/RM); `"text"`: send the question and steps as one plain string (Math-Shepher
 
 PRM_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
 """The system prompt the Qwen2.5-Math reward models were trained with."""
-
-_ROW_TOLERANCE = 1e-4  # float noise a probability may show outside [0, 1]
 
 
 class _NotJSONError(Exception):
@@ -279,15 +287,8 @@ class RewardModelVerifier:
         body = await self._post(
             "/classify", {"model": self._model, **self._prompt(question, solution)}
         )
-        item = _first_item(body, "/classify")
-        probs = item.get("probs")
-        if not isinstance(probs, list) or not probs:
-            raise ProviderResponseError(
-                f"{self._root}/classify (model {self._model!r}) returned no 'probs' list: "
-                f"{str(item)[:120]!r}. Check that the model is a sequence classifier served "
-                "with --runner pooling."
-            )
-        return self._probability(probs, "/classify"), _usage(body)
+        probs = classify_probs(body, where=self._where("/classify"))
+        return self._probability(probs, "/classify"), pooling_usage(body)
 
     async def _token_classify(
         self, question: str, steps: list[str]
@@ -298,17 +299,10 @@ class RewardModelVerifier:
         body = await self._post(
             "/pooling", {"model": self._model, "task": "token_classify", **prompt}
         )
-        rows = _first_item(body, "/pooling").get("data")
-        if not isinstance(rows, list) or not rows:
-            raise ProviderResponseError(
-                f"{self._root}/pooling (model {self._model!r}) returned no per-token rows. "
-                "Check that the model is a process reward model served with --runner pooling."
-            )
-        if not isinstance(rows[0], list):
-            rows = [[value] for value in rows]  # one scalar per token or step
+        rows = pooling_rows(body, where=self._where("/pooling"))
         if len(rows) != len(steps):
             rows = await self._rows_at_markers(rows, prompt, len(steps))
-        return [self._probability(row, "/pooling") for row in rows], _usage(body)
+        return [self._probability(row, "/pooling") for row in rows], pooling_usage(body)
 
     async def _rows_at_markers(
         self, rows: list[Any], prompt: dict[str, Any], expected: int
@@ -328,41 +322,19 @@ class RewardModelVerifier:
             tokens = await self._tokenize({"prompt": prompt["input"]})
         else:
             tokens = await self._tokenize({"messages": prompt["messages"]})
-        positions = [i for i, token in enumerate(tokens) if token == self._marker_id]
-        if len(positions) != expected or len(tokens) != len(rows):
-            raise ProviderResponseError(
-                f"{self._root}/pooling (model {self._model!r}) returned {len(rows)} rows for "
-                f"{expected} steps, and the prompt's {len(tokens)} tokens hold the step marker "
-                f"{len(positions)} times. Serve the PRM with STEP pooling and the marker's token "
-                '(--pooler-config \'{"pooling_type": "STEP", "step_tag_id": ID}\') or set '
-                "step_marker / step_token_id to the token it was trained with."
-            )
-        return [rows[i] for i in positions]
+        return marker_rows(rows, tokens, self._marker_id, expected, where=self._where("/pooling"))
 
     async def _tokenize(self, request: dict[str, Any]) -> list[int]:
         body = await self._post("/tokenize", {"model": self._model, **request})
-        tokens = body.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-            raise ProviderResponseError(
-                f"{self._root}/tokenize returned no 'tokens' list; it is needed to find the step "
-                "markers when the server pools every token. Pass step_token_id, or serve the "
-                "PRM with STEP pooling."
-            )
-        return tokens
+        return token_ids(body, where=f"{self._root}/tokenize")
 
     def _probability(self, row: list[Any], route: str) -> float:
         """The positive-class probability of one row, checked to lie in [0, 1]."""
-        index = 0 if len(row) == 1 else self._positive
-        value = row[index] if index < len(row) else None
-        if not isinstance(value, (int, float)) or not (
-            -_ROW_TOLERANCE <= value <= 1 + _ROW_TOLERANCE
-        ):
-            raise ProviderResponseError(
-                f"{self._root}{route} (model {self._model!r}) returned {row!r}, which has no "
-                f"probability at positive_index={self._positive}. Check positive_index, and that "
-                "the server applies the activation (use_activation is on by default)."
-            )
-        return min(max(float(value), 0.0), 1.0)
+        return row_probability(row, self._positive, where=self._where(route))
+
+    def _where(self, route: str) -> str:
+        """How messages name a route: `"ROOT/ROUTE (model 'NAME')"`."""
+        return f"{self._root}{route} (model {self._model!r})"
 
     async def _post(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST `payload` to `route` under the retry policy; the JSON body."""
@@ -403,7 +375,7 @@ class RewardModelVerifier:
         return state
 
     def _translate(self, exc: Exception, route: str, attempts: int) -> Exception:
-        where = f"{self._root}{route} (model {self._model!r})"
+        where = self._where(route)
         if isinstance(exc, httpx.HTTPStatusError) and not is_retryable(exc):
             status = exc.response.status_code
             hint = {
@@ -439,40 +411,10 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _first_item(body: dict[str, Any], route: str) -> dict[str, Any]:
-    data = body.get("data")
-    if not isinstance(data, list):
-        raise ProviderResponseError(
-            f"{route} returned JSON without a 'data' list: {str(body)[:120]!r}. Check that "
-            "base_url points at a vLLM pooling server's root."
-        )
-    if not data or not isinstance(data[0], dict):
-        raise ProviderResponseError(f"{route} returned an empty or malformed 'data' list.")
-    return data[0]
-
-
-def _usage(body: dict[str, Any]) -> TokenUsage:
-    usage = body.get("usage")
-    prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
-    return {
-        "prompt_tokens": prompt if isinstance(prompt, int) else 0,
-        "completion_tokens": 0,
-        "llm_calls": 1,
-    }
-
-
 def _error_detail(response: httpx.Response) -> str:
-    """vLLM's error message: `{"error": {"message": ...}}` or, older, `{"message": ...}`."""
+    """The error message of a refused request's body, or its text when that is not JSON."""
     try:
         body = response.json()
     except ValueError:
         return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
-    return str(body)[:200]
+    return error_message(body)

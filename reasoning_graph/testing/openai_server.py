@@ -16,11 +16,12 @@ object, or has no `messages` list, or a bad `n` or `max_tokens`, gets HTTP 400 i
 error shape; with `api_key` set, a request with another key gets HTTP 401, whose message
 echoes the key it got (as careless servers do: clients must not repeat it).
 
-Fault injection (`faults=Faults(rate=0.2, seed=1)`): a share of valid chat requests is
-answered with a fault instead (see `FaultKind`), counted per kind in `injected`. The draw is
-deterministic: the `i`-th arrival of a given request body gets the fault that
-`Random(f"{seed}:{digest(body)}:{i}")` picks, whatever order concurrent requests arrive in.
-`responses` keeps only the completions a client can use (a `length` cut included).
+Fault injection (`faults=Faults(rate=0.2, seed=1)`, see `reasoning_graph.testing.faults`): a
+share of valid chat requests is answered with a fault instead (see `FaultKind`), counted per
+kind in `injected`. The draw is deterministic: the `i`-th arrival of a given request body gets
+the fault that `Random(f"{seed}:{digest(body)}:{i}")` picks, whatever order concurrent
+requests arrive in. `responses` keeps only the completions a client can use (a `length` cut
+included).
 
 Needs `aiohttp` (the `dev` extra), imported when a server starts.
 """
@@ -28,21 +29,25 @@ Needs `aiohttp` (the `dev` extra), imported when a server starts.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import json
 import random
 import re
-import socket
-import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, Self
+
+from reasoning_graph.testing.faults import (
+    FAULT_KINDS,
+    FaultKind,
+    Faults,
+    inject_fault,
+    openai_error,
+)
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -57,100 +62,12 @@ back to one-sample requests numbers its samples with the request's `seed` instea
 `request_json.get("seed", 0) + choice_index` names a sample in both cases.
 """
 
-FaultKind = Literal[
-    "429_retry_after",
-    "429",
-    "500",
-    "503",
-    "timeout",
-    "reset",
-    "truncated_json",
-    "malformed_json",
-    "empty_choices",
-    "length",
-]
-"""What an injected fault does to a chat request:
-
-- `429_retry_after`: HTTP 429 with a `Retry-After` header of a few hundredths of a second
-  (`Faults.retry_after_s`, written as a decimal);
-- `429`: HTTP 429 without `Retry-After`;
-- `500`, `503`: HTTP 500 or 503 in OpenAI's error shape;
-- `timeout`: no answer for `Faults.hang_s` seconds (a client with a shorter timeout gives
-  up and disconnects; one still waiting then gets a normal answer);
-- `reset`: the connection is closed at once with a TCP reset, nothing sent;
-- `truncated_json`: HTTP 200, `application/json`, the completion's JSON cut in half;
-- `malformed_json`: HTTP 200, `application/json`, the completion's JSON with a syntax error;
-- `empty_choices`: HTTP 200, a well-formed completion with `"choices": []`;
-- `length`: a normal completion one of whose choices is cut to half its words with
-  `finish_reason: "length"`, as if `max_tokens` had run out (a valid answer, kept in
-  `responses`).
-"""
-
-FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
-"""Every `FaultKind`, the default of `Faults.kinds`."""
-
 DEFAULT_REPLY = "17 + 25 = 42. The answer is 42."
 
 _HOST = "127.0.0.1"
 _START_TIMEOUT_S = 10.0
 _SHUTDOWN_TIMEOUT_S = 1.0
 _WORD = re.compile(r"\S+")
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Which chat requests `OpenAIStubServer` answers with a fault, and how.
-
-    Attributes:
-        rate: Share of eligible requests that get a fault, from 0 to 1.
-        kinds: The faults to pick from, uniformly; defaults to all of `FAULT_KINDS`.
-        seed: Seed of the draws; the same seed and requests give the same faults.
-        retry_after_s: Range of the `Retry-After` seconds of `429_retry_after`.
-        hang_s: Seconds a `timeout` fault holds the request; make it longer than the
-            client's timeout.
-        where: `(request_json, arrival) -> bool`, which requests are eligible, where
-            `arrival` counts earlier arrivals of the same body (0 the first try, 1 its first
-            retry, ...). Defaults to every valid chat request. E.g. fail the branch of
-            seed 3 every time: `where=lambda body, i: body.get("seed") == 3` with `rate=1`.
-
-    Example:
-        ```python
-        with OpenAIStubServer(faults=Faults(rate=0.2, seed=7)) as server:
-            ...
-            server.injected  # {"503": 4, "timeout": 2, ...}
-        ```
-    """
-
-    rate: float = 0.2
-    kinds: Sequence[FaultKind] = FAULT_KINDS
-    seed: int = 0
-    retry_after_s: tuple[float, float] = (0.01, 0.05)
-    hang_s: float = 5.0
-    where: Callable[[Mapping[str, Any], int], bool] | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.rate <= 1.0:
-            raise ValueError(f"rate={self.rate!r} must be between 0 and 1.")
-        unknown = [kind for kind in self.kinds if kind not in FAULT_KINDS]
-        if not self.kinds or unknown:
-            raise ValueError(
-                f"kinds={list(self.kinds)!r} must name at least one of {', '.join(FAULT_KINDS)}."
-            )
-        low, high = self.retry_after_s
-        if not 0.0 <= low <= high:
-            raise ValueError(f"retry_after_s={self.retry_after_s!r} must be 0 <= low <= high.")
-        if self.hang_s <= 0:
-            raise ValueError(f"hang_s={self.hang_s!r} must be > 0 seconds.")
-
-    def draw(self, body: Mapping[str, Any], arrival: int) -> tuple[FaultKind, random.Random] | None:
-        """The fault for the `arrival`-th try of `body` and the random source it may use."""
-        if self.where is not None and not self.where(body, arrival):
-            return None
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        rng = random.Random(f"{self.seed}:{digest}:{arrival}")
-        if rng.random() >= self.rate:
-            return None
-        return rng.choice(list(self.kinds)), rng
 
 
 class OpenAIStubServer:
@@ -375,19 +292,19 @@ class OpenAIStubServer:
             try:
                 body = await request.json()
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                return _error(400, f"the request body is not valid JSON: {exc}")
+                return openai_error(400, f"the request body is not valid JSON: {exc}")
             if not isinstance(body, dict):
-                return _error(400, "the request body must be a JSON object.")
+                return openai_error(400, "the request body must be a JSON object.")
             fault = self._record(body)
             if self._api_key is not None:
                 sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
                 if sent != self._api_key:
-                    return _error(
+                    return openai_error(
                         401, f"Incorrect API key provided: {sent}.", kind="invalid_api_key"
                     )
             problem = _check_request(body)
             if problem is not None:
-                return _error(400, problem)
+                return openai_error(400, problem)
             if self._latency_s > 0:
                 await asyncio.sleep(self._latency_s)
             if fault is not None:
@@ -395,10 +312,17 @@ class OpenAIStubServer:
                 with self._lock:
                     self._injected[kind] += 1
                 if kind != "length":
-                    return await self._inject(kind, rng, request, body)
+                    assert self._faults is not None
+                    return await inject_fault(
+                        kind,
+                        rng,
+                        self._faults,
+                        request,
+                        complete=lambda: self._completion(body),
+                        keep=self._keep,
+                    )
             completion = self._completion(body, cut=fault[1] if fault is not None else None)
-            with self._lock:
-                self._responses.append(completion)
+            self._keep(completion)
             return web.json_response(completion)
 
     def _record(self, body: dict[str, Any]) -> tuple[FaultKind, random.Random] | None:
@@ -412,42 +336,10 @@ class OpenAIStubServer:
             return None
         return self._faults.draw(body, arrival)
 
-    async def _inject(
-        self, kind: FaultKind, rng: random.Random, request: web.Request, body: Mapping[str, Any]
-    ) -> web.Response:
-        """The answer of an injected fault other than `length`."""
-        from aiohttp import web
-
-        assert self._faults is not None
-        if kind == "429_retry_after":
-            wait = rng.uniform(*self._faults.retry_after_s)
-            headers = {"Retry-After": f"{wait:.3f}"}
-            return _error(429, "Rate limit reached (injected).", "rate_limit_error", headers)
-        if kind == "429":
-            return _error(429, "Rate limit reached (injected).", "rate_limit_error")
-        if kind in ("500", "503"):
-            return _error(int(kind), f"Server error {kind} (injected).", "server_error")
-        if kind == "timeout":
-            await asyncio.sleep(self._faults.hang_s)  # cancelled when the client gives up
-            completion = self._completion(body)
-            with self._lock:
-                self._responses.append(completion)
-            return web.json_response(completion)
-        if kind == "reset":
-            _reset(request)
-            await asyncio.sleep(self._faults.hang_s)  # cancelled as the connection is lost
-            return web.Response(status=204)
-        if kind == "empty_choices":
-            empty = {**self._completion(body), "choices": []}
-            empty["usage"] = {**empty["usage"], "completion_tokens": 0}
-            empty["usage"]["total_tokens"] = empty["usage"]["prompt_tokens"]
-            return web.json_response(empty)
-        text = json.dumps(self._completion(body))
-        if kind == "truncated_json":
-            text = text[: len(text) // 2]
-        else:  # malformed_json: a trailing comma
-            text = text[:-1] + ",}"
-        return web.Response(text=text, content_type="application/json")
+    def _keep(self, completion: dict[str, Any]) -> None:
+        """Record a completion sent to a client in `responses`."""
+        with self._lock:
+            self._responses.append(completion)
 
     async def _models(self, request: web.Request) -> web.Response:
         from aiohttp import web
@@ -559,27 +451,3 @@ def _cut_words(text: str, limit: int | None) -> tuple[str, int, bool]:
     if limit is None or len(words) <= limit:
         return text, len(words), False
     return text[: words[limit - 1].end()], limit, True
-
-
-def _error(
-    status: int,
-    message: str,
-    kind: str = "invalid_request_error",
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """An error response in OpenAI's shape."""
-    from aiohttp import web
-
-    error = {"message": message, "type": kind, "param": None, "code": None}
-    return web.json_response({"error": error}, status=status, headers=headers)
-
-
-def _reset(request: web.Request) -> None:
-    """Close the request's connection at once with a TCP reset (RST), sending nothing."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:  # linger on, timeout 0: close() sends RST instead of FIN
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
