@@ -15,7 +15,7 @@ from typing import Any
 
 from math_verify import parse, verify
 
-__all__ = ["AnswerMatcher", "extract_answer", "normalize_answer"]
+__all__ = ["AnswerMatcher", "extract_answer", "normalize_answer", "states_final_answer"]
 
 _MAX_ANSWER_CHARS = 200
 # Horizontal whitespace only ([ \t]) where a pattern repeats: \s would let runs of blank
@@ -90,6 +90,28 @@ def extract_answer(text: str) -> str | None:
         last: str = numbers[-1]
         return last.replace(" ", "").rstrip(".,")
     return None
+
+
+def states_final_answer(text: str) -> bool:
+    """Whether `text` states a final answer explicitly: a non-empty `\\boxed{}`, "The
+    (final) answer is X", "Answer: X" or "#### X" (a bare number does not count).
+
+    Step-level search uses it to tell that a beam's new step ended the solution.
+
+    Example:
+        >>> states_final_answer("So the answer is 4.")
+        True
+        >>> states_final_answer("2 + 2 = 4")
+        False
+    """
+    boxed = _last_boxed(text)
+    if boxed is not None and boxed.strip():
+        return True
+    return any(
+        _clean(match) is not None
+        for pattern in (_ANSWER_IS, _ANSWER_LABEL)
+        for match in pattern.findall(text)
+    )
 
 
 def normalize_answer(answer: str) -> str:

@@ -71,6 +71,30 @@ def _parser() -> argparse.ArgumentParser:
         "--chains", type=int, default=None, help="parallel chains for parallel_revision"
     )
     solve_cmd.add_argument(
+        "--beam-width",
+        type=int,
+        default=None,
+        help="step search: next steps per kept beam, M (default: min(4, sqrt(n)))",
+    )
+    solve_cmd.add_argument(
+        "--max-steps",
+        type=int,
+        default=defaults.max_steps,
+        help=f"step search: most steps per beam (default: {defaults.max_steps})",
+    )
+    solve_cmd.add_argument(
+        "--lookahead",
+        type=int,
+        default=defaults.lookahead,
+        help=f"lookahead: greedy rollout steps per new step (default: {defaults.lookahead})",
+    )
+    solve_cmd.add_argument(
+        "--step-tokens",
+        type=int,
+        default=None,
+        help="step search: most completion tokens per step (default: --max-tokens)",
+    )
+    solve_cmd.add_argument(
         "--early-stop",
         choices=("none", "settled", "confidence"),
         default="none",
@@ -320,6 +344,10 @@ def _solve(args: argparse.Namespace) -> int:
         "temperature": args.temperature,
         "seed": args.seed,
         "chains": args.chains,
+        "beam_width": args.beam_width,
+        "max_steps": args.max_steps,
+        "lookahead": args.lookahead,
+        "step_tokens": args.step_tokens,
         "share_prompt": not args.no_share_prompt,
         "early_stop": args.early_stop,
         "policy": args.policy,

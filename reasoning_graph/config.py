@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.steps import DEFAULT_STEP_SEPARATOR, StepAggregation
 
 __all__ = [
     "DEFAULT_MAX_QUESTION_CHARS",
@@ -24,6 +25,9 @@ Strategy = Literal[
     "revision",
     "parallel_revision",
     "compute_optimal",
+    "beam_search",
+    "lookahead",
+    "dvts",
 ]
 """How the graph spends its samples.
 
@@ -35,6 +39,13 @@ Strategy = Literal[
 - `compute_optimal`: a probe of a few samples estimates the question's difficulty; a policy
   calibrated on data picks the plan for that difficulty and a budget of `n` generations, and
   sampling stops early once the vote is settled.
+- `beam_search`: step-level search: `n` first steps, the verifier's step scores keep the
+  best `n / beam_width` beams, each grows `beam_width` next steps, up to `max_steps` steps;
+  a verifier-weighted vote over the completed beams picks the answer.
+- `lookahead`: `beam_search` whose step scores are taken at the end of a `lookahead`-step
+  greedy rollout of each new step (the rollout is scored, not kept).
+- `dvts`: diverse verifier tree search: `n / beam_width` independent subtrees, each keeping
+  its one best beam and growing it `beam_width` next steps.
 """
 
 EarlyStop = Literal["none", "settled", "confidence"]
@@ -100,6 +111,22 @@ class ReasoningConfig(BaseModel):
     graph you compile yourself stops after the wave in flight, counting from its first
     controller visit; `solve`/`asolve` count from the call and also cancel the wave in
     flight, keeping the branches that had finished. `None` means no deadline."""
+    beam_width: int | None = Field(default=None, ge=1, le=1024)
+    """Step search (`beam_search`, `lookahead`, `dvts`): next steps sampled per kept beam
+    (M); `n / M` beams (or subtrees) are kept. `None` means min(4, round(sqrt(n))): the
+    paper's 4 once `n` >= 13, and sqrt(n) below that so small runs still keep several
+    beams. Capped at `n`."""
+    max_steps: int = Field(default=8, ge=1, le=256)
+    """Step search: the most steps a beam may have; a beam at this depth is complete."""
+    lookahead: int = Field(default=1, ge=0, le=64)
+    """`lookahead`: greedy (temperature 0) rollout steps behind each new step before it is
+    scored; 0 makes it `beam_search`."""
+    step_tokens: int | None = Field(default=None, ge=1, le=131072)
+    """Step search: most completion tokens of one step; `None` means `max_tokens`."""
+    step_separator: str = Field(default=DEFAULT_STEP_SEPARATOR, min_length=1)
+    """Step search: the text between two steps, and the stop string of every step."""
+    step_aggregation: StepAggregation = "last"
+    """Step search: how a step verifier's per-step scores become a beam's score."""
     max_question_chars: int = Field(default=DEFAULT_MAX_QUESTION_CHARS, ge=1)
     """The longest question accepted (after cleaning, see `clean_question`)."""
     review: bool = False

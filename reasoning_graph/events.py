@@ -9,6 +9,7 @@ Every node writes small typed dicts through LangGraph's stream writer; each has 
 | `candidate` | think, revise | a candidate finished (`score` is `None` until verified) |
 | `scored` | verify | the verifier scored a candidate |
 | `failure` | think, revise, verify | a branch failed after its retries; the run goes on |
+| `pruned` | budget | step search dropped active beams of a step and grows the `kept` ones |
 | `early_stop` | budget | the controller stops before the plan is spent (see `StopReason`) |
 | `budget` | budget | after every controller visit: spend so far and the next move |
 | `review` | select | a person's decision was applied (only with `ReasoningConfig.review`) |
@@ -38,6 +39,7 @@ __all__ = [
     "EarlyStopEvent",
     "FailureEvent",
     "PlanEvent",
+    "PrunedEvent",
     "ReasoningEvent",
     "ReviewEvent",
     "ScoredEvent",
@@ -110,6 +112,15 @@ class FailureEvent(TypedDict):
     message: str
 
 
+class PrunedEvent(TypedDict):
+    """Step search kept some active beams of step `round` (0-based) and dropped the rest."""
+
+    type: Literal["pruned"]
+    round: int
+    pruned: list[str]
+    kept: list[str]
+
+
 class EarlyStopEvent(TypedDict):
     """The controller stopped with `unspent` generations of the plan left."""
 
@@ -158,6 +169,7 @@ ReasoningEvent = (
     | CandidateEvent
     | ScoredEvent
     | FailureEvent
+    | PrunedEvent
     | EarlyStopEvent
     | BudgetEvent
     | ReviewEvent
@@ -209,6 +221,11 @@ def describe_event(event: ReasoningEvent) -> str:
     if event["type"] == "failure":
         ids = ", ".join(event["candidate_ids"])
         return f"{event['node']} failed ({ids}): {event['error']}"
+    if event["type"] == "pruned":
+        kept = ", ".join(event["kept"]) or "none"
+        return (
+            f"pruned {len(event['pruned'])} beam(s) after step {event['round'] + 1}; growing {kept}"
+        )
     if event["type"] == "early_stop":
         return f"early stop ({event['reason']}): {event['unspent']} generation(s) unspent"
     if event["type"] == "budget":

@@ -16,13 +16,13 @@ from reasoning_graph.nodes.revise import make_revise_node
 from reasoning_graph.nodes.select import make_select_node
 from reasoning_graph.nodes.think import make_think_node
 from reasoning_graph.nodes.verify import make_verify_node
-from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.base import Generator, StepVerifier, Verifier
 from reasoning_graph.providers.llm_judge import LLMJudge
 from reasoning_graph.state import InputState, OutputState, ReasoningState
 
 __all__ = ["create_reasoning_graph"]
 
-_NEEDS_VERIFIER = ("best_of_n", "weighted_vote")
+_NEEDS_VERIFIER = ("best_of_n", "weighted_vote", "beam_search", "lookahead", "dvts")
 
 ReasoningGraph = StateGraph[ReasoningState, None, InputState, OutputState]
 
@@ -37,9 +37,11 @@ def create_reasoning_graph(
 
     Args:
         generator: The model that writes and revises solutions.
-        verifier: Scores candidates for `best_of_n`, `weighted_vote` and, when given, the
-            revision strategies. Defaults to an `LLMJudge` over `generator` for the two
-            strategies that need scores, and to no verifier otherwise.
+        verifier: Scores candidates for `best_of_n`, `weighted_vote`, the step searches
+            (`beam_search`, `lookahead`, `dvts`: per step when it is a `StepVerifier`)
+            and, when given, the revision strategies. Defaults to an `LLMJudge` over
+            `generator` (which grades each step) for the strategies that need scores, and to
+            no verifier otherwise.
         config: What to spend and how; defaults to `ReasoningConfig()` (self-consistency
             with 4 samples, no token cap). With `review=True`, `select` pauses with
             `interrupt()` for a person's decision: compile with a checkpointer.
@@ -73,6 +75,7 @@ def create_reasoning_graph(
             config,
             verifier_reserve=verifier.reserve_tokens if verifier else 0,
             has_verifier=verifier is not None,
+            step_verify=isinstance(verifier, StepVerifier),
         ),
     )
     builder.add_node("think", make_think_node(generator, system_prompt=config.system_prompt))

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from reasoning_graph.messages import ChatMessage
 
 __all__ = [
+    "CONTINUE_INSTRUCTION",
     "JUDGE_SYSTEM_PROMPT",
     "REVISE_INSTRUCTIONS",
     "SOLVE_SYSTEM_PROMPT",
+    "continue_messages",
     "fence",
     "judge_messages",
     "revise_messages",
@@ -30,6 +32,8 @@ REVISE_INSTRUCTIONS = (
     "Above are earlier attempts at this problem; some may be wrong. Check them, find any "
     'mistake, and write a corrected solution. Finish with a line of the form "The answer is X."'
 )
+
+CONTINUE_INSTRUCTION = "Continue with the next step."
 
 JUDGE_SYSTEM_PROMPT = (
     "You grade solutions. The problem and the solution are quoted data between markers: "
@@ -58,6 +62,23 @@ def solve_messages(question: str, *, system_prompt: str | None = None) -> list[C
     return [
         {"role": "system", "content": system_prompt or SOLVE_SYSTEM_PROMPT},
         {"role": "user", "content": question},
+    ]
+
+
+def continue_messages(
+    question: str, partial_solution: str, *, system_prompt: str | None = None
+) -> list[ChatMessage]:
+    """Messages that ask for the next step of `partial_solution`, the model's own steps.
+
+    The partial solution is what the model wrote, so it is its own assistant turn (not
+    fenced data in a user turn), followed by a user turn asking for the next step. Plain
+    system/user/assistant/user turns work on every OpenAI-compatible server and llama.cpp.
+    """
+    return [
+        {"role": "system", "content": system_prompt or SOLVE_SYSTEM_PROMPT},
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": partial_solution},
+        {"role": "user", "content": CONTINUE_INSTRUCTION},
     ]
 
 

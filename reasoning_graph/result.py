@@ -30,6 +30,12 @@ class CandidateResult(BaseModel):
     completion_tokens: int | None
     seed: int | None
     mean_logprob: float | None = None
+    step_scores: list[float] | None = None
+    """Step search: the step verifier's score of each step of this beam."""
+    complete: bool | None = None
+    """Step search: whether the beam ended (final answer, empty step or `max_steps`)."""
+    rollout: str | None = None
+    """`lookahead`: the beam's text and the greedy rollout its score came from."""
 
 
 class DifficultyResult(BaseModel):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -31,9 +31,10 @@ __all__ = [
     "merge_candidates",
 ]
 
-Selection = Literal["majority", "best_score", "weighted", "last"]
+Selection = Literal["majority", "best_score", "weighted", "last", "search"]
 """How `select` aggregates: majority vote, highest verifier score, verifier-weighted vote,
-or a majority over the last attempt of each revision chain."""
+a majority over the last attempt of each revision chain, or (step search) a
+verifier-weighted vote over the completed beams."""
 
 
 class Candidate(TypedDict):
@@ -52,6 +53,13 @@ class Candidate(TypedDict):
     seed: int | None
     mean_logprob: float | None
     """Mean log-probability of the sampled tokens, when the provider returned them."""
+    step_scores: NotRequired[list[float] | None]
+    """Step search: the step verifier's score of each of this beam's steps."""
+    complete: NotRequired[bool]
+    """Step search: the beam ended (a final answer, an empty step, or `max_steps`)."""
+    rollout: NotRequired[str | None]
+    """`lookahead`: the beam's text followed by its greedy rollout, which is what the
+    verifier scores; the rollout's steps are not kept as the beam's steps."""
 
 
 class Plan(TypedDict):
@@ -86,6 +94,19 @@ class Plan(TypedDict):
     wave_size: int
     """Samples per think wave; 0 means all at once."""
     logprobs: bool
+    beam_width: NotRequired[int]
+    """Step search: next steps per kept beam (M)."""
+    max_steps: NotRequired[int]
+    lookahead: NotRequired[int]
+    """Greedy rollout steps behind each new step (`lookahead` only; 0 otherwise)."""
+    step_tokens: NotRequired[int]
+    step_separator: NotRequired[str]
+    step_aggregation: NotRequired[str]
+    step_verify: NotRequired[bool]
+    """The verifier scores each step (`score_steps`), else the whole text (`score`)."""
+    verifier_reserve: NotRequired[int]
+    verifier_calls: NotRequired[bool]
+    """The verifier calls a model: each of its scores (each step score) costs a call."""
 
 
 class Difficulty(TypedDict):
@@ -130,6 +151,21 @@ class ThinkTask(TypedDict):
     chains: list[int | None]
     max_tokens: int
     temperature: float
+    partial: NotRequired[str]
+    """Step search: the parent beam's text ("" for first steps); its presence makes the
+    task generate one next step per id instead of whole solutions."""
+    parent_id: NotRequired[str | None]
+    round: NotRequired[int]
+    """Step search: the new step's index (0 for first steps)."""
+    step_separator: NotRequired[str]
+    final_step: NotRequired[bool]
+    """Step search: the new step is the last one `max_steps` allows."""
+    rollout_steps: NotRequired[int]
+    """`lookahead`: greedy steps to roll out behind each new step before it is scored."""
+    reserve_tokens: NotRequired[int]
+    """Tokens each id of this task reserves (defaults to the plan's per generation)."""
+    reserve_calls: NotRequired[int]
+    """Calls each id of this task reserves (defaults to the plan's per generation)."""
 
 
 class ReviseTask(TypedDict):
@@ -153,6 +189,10 @@ class Action(TypedDict):
     think: list[ThinkTask]
     revise: list[ReviseTask]
     reason: str
+    pruned: NotRequired[list[str]]
+    """Step search: the active beams dropped by this decision."""
+    kept: NotRequired[list[str]]
+    """Step search: the beams this decision expands."""
 
 
 def candidate_order(candidate: Candidate) -> tuple[int, int]:
@@ -199,6 +239,8 @@ class ReasoningState(TypedDict, total=False):
     round: int
     deadline_at: float | None
     """Unix time after which the controller starts nothing new (from `deadline_s`)."""
+    search_calls: int
+    """Step search: model calls reserved so far (generations, rollouts and step scores)."""
     candidates: Annotated[dict[str, Candidate], merge_candidates]
     failures: Annotated[list[Failure], operator.add]
     usage: Annotated[dict[str, TokenUsage], merge_node_usage]

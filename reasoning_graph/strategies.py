@@ -2,8 +2,9 @@
 
 The controller (`nodes/budget.py`) calls `make_plan` once per run and `next_action` after
 every verify; this module never looks at the budget, the budget node trims what it returns.
-Step-level search (`beam_search`, `lookahead`) and `compute_optimal` plug in here as further
-`next_action` branches over the same state.
+Step-level search (`beam_search`, `lookahead`, `dvts`) is a further `next_action` branch
+over the same state: every beam is a candidate (`parent_id`, `round` = step index, `chain` =
+DVTS subtree), so the search state is plain data a checkpointer stores.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from reasoning_graph.stopping import should_stop
 
 __all__ = [
     "REVISION_STRATEGIES",
+    "SEARCH_STRATEGIES",
+    "beam_width",
+    "search_reserve",
     "chain_depth",
     "choose_plan",
     "make_plan",
@@ -26,6 +30,7 @@ __all__ = [
 ]
 
 REVISION_STRATEGIES = ("revision", "parallel_revision")
+SEARCH_STRATEGIES = ("beam_search", "lookahead", "dvts")
 
 _SELECTION: dict[str, Selection] = {
     "self_consistency": "majority",
@@ -51,6 +56,7 @@ def make_plan(
     verifier_reserve: int,
     has_verifier: bool,
     policy: Policy | None = None,
+    step_verify: bool = False,
 ) -> Plan:
     """Turn a config into the run's plan.
 
@@ -71,6 +77,13 @@ def make_plan(
             "wave_size": 0,
             "stop_confidence": policy.stop_confidence,
         }
+    if config.strategy in SEARCH_STRATEGIES:
+        return _search_plan(
+            config,
+            verifier_reserve,
+            step_verify=step_verify,
+            verifier_calls=has_verifier and verifier_reserve > 0,
+        )
     selection, chains = _base_plan(
         config.strategy, config.n, config.chains, has_verifier=has_verifier
     )
@@ -120,6 +133,49 @@ def _plan(
         "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,
         "logprobs": config.logprobs,
     }
+
+
+def beam_width(n: int, configured: int | None) -> int:
+    """Next steps per kept beam (M): `configured`, else min(4, round(sqrt(n))); at most n."""
+    width = configured if configured is not None else min(4, max(1, round(n**0.5)))
+    return max(1, min(width, n))
+
+
+def search_reserve(plan: Plan, round_: int) -> tuple[int, int, int]:
+    """What one new beam at step `round_` may cost: (rollout steps, tokens, calls).
+
+    The step is one generation and its `lookahead` rollout (capped by `max_steps`) one
+    more per step; a step verifier scores every step of the scored text (the beam and its
+    rollout: `round_ + 1 + rollout` steps), a plain verifier the whole text once.
+    """
+    rollout = min(plan.get("lookahead", 0), plan["max_steps"] - round_ - 1)
+    generations = 1 + max(0, rollout)
+    scores = round_ + generations if plan.get("step_verify") else 1
+    tokens = generations * plan["max_tokens"] + scores * plan.get("verifier_reserve", 0)
+    calls = generations + (scores if plan.get("verifier_calls") else 0)
+    return max(0, rollout), tokens, calls
+
+
+def _search_plan(
+    config: ReasoningConfig, verifier_reserve: int, *, step_verify: bool, verifier_calls: bool
+) -> Plan:
+    width = beam_width(config.n, config.beam_width)
+    plan = _plan(config, config.strategy, config.n, "search", 0, verifier_reserve, verify=True)
+    plan = {
+        **plan,
+        "chains": max(1, config.n // width) if config.strategy == "dvts" else 0,
+        "max_tokens": config.step_tokens or config.max_tokens,
+        "beam_width": width,
+        "max_steps": config.max_steps,
+        "lookahead": config.lookahead if config.strategy == "lookahead" else 0,
+        "step_separator": config.step_separator,
+        "step_aggregation": config.step_aggregation,
+        "step_verify": step_verify,
+        "verifier_reserve": verifier_reserve,
+        "verifier_calls": verifier_calls,
+    }
+    _, tokens, calls = search_reserve(plan, 0)
+    return {**plan, "reserve_per_generation": tokens, "calls_per_generation": calls}
 
 
 def choose_plan(plan: Plan, policy: Policy, difficulty_bin: int, *, has_verifier: bool) -> Plan:
@@ -224,6 +280,121 @@ def _next_samples(
     }
 
 
+def _score_key(candidate: Candidate) -> tuple[float, int]:
+    """Best first: highest score (unscored last), then earliest started."""
+    score = candidate["score"] if candidate["score"] is not None else -1.0
+    number = candidate["id"][1:]
+    return -score, int(number) if number.isdigit() else 0
+
+
+def _step_tasks(
+    question: str,
+    plan: Plan,
+    first: int,
+    round_: int,
+    parents: list[tuple[str | None, str, list[int | None]]],
+) -> list[ThinkTask]:
+    """Think tasks growing one next step per id: one task per parent (its children share
+    the prompt), or one per id without `share_prompt`."""
+    rollout, tokens, calls = search_reserve(plan, round_)
+    tasks: list[ThinkTask] = []
+    index = first
+    for parent_id, partial, chains in parents:
+        ids = [f"c{index + offset}" for offset in range(len(chains))]
+        seeds = [plan["seed"] + index + offset for offset in range(len(chains))]
+        index += len(chains)
+        groups = (
+            [(ids, seeds, chains)]
+            if plan["share_prompt"]
+            else [([i], [s], [c]) for i, s, c in zip(ids, seeds, chains, strict=True)]
+        )
+        for group_ids, group_seeds, group_chains in groups:
+            tasks.append(
+                {
+                    "question": question,
+                    "ids": group_ids,
+                    "seeds": group_seeds,
+                    "chains": group_chains,
+                    "max_tokens": plan["max_tokens"],
+                    "temperature": plan["temperature"],
+                    "logprobs": plan["logprobs"],
+                    "partial": partial,
+                    "parent_id": parent_id,
+                    "round": round_,
+                    "step_separator": plan.get("step_separator", "\n\n"),
+                    "final_step": round_ + 1 >= plan["max_steps"],
+                    "rollout_steps": rollout,
+                    "reserve_tokens": tokens,
+                    "reserve_calls": calls,
+                }
+            )
+    return tasks
+
+
+def _next_search(
+    question: str,
+    plan: Plan,
+    candidates: Mapping[str, Candidate],
+    launched: int,
+    last_round: int,
+) -> Action:
+    """Step search: first steps, then prune the latest step's active beams and expand.
+
+    `beam_search`/`lookahead` keep the best `n // M` active beams of the latest step;
+    `dvts` keeps the best active beam of each subtree (`chain`). Each kept beam grows `M`
+    next steps. Beams that are complete, failed or not in the latest step are never grown.
+    """
+    n, width = plan["n"], plan.get("beam_width", 1)
+    if launched == 0:
+        subtrees = plan["chains"]
+        chains: list[int | None] = (
+            [i % subtrees for i in range(n)] if plan["base"] == "dvts" else [None] * n
+        )
+        return {
+            "kind": "think",
+            "think": _step_tasks(question, plan, 0, 0, [(None, "", chains)]),
+            "revise": [],
+            "reason": f"sample {n} first step(s)",
+            "pruned": [],
+            "kept": [],
+        }
+    active = sorted(
+        (
+            c
+            for c in candidates.values()
+            if c["round"] == last_round and not c.get("complete", False)
+        ),
+        key=_score_key,
+    )
+    if not active:
+        return select_action("every beam is complete")
+    if last_round + 1 >= plan["max_steps"]:
+        return select_action(f"max_steps={plan['max_steps']} reached")
+    if plan["base"] == "dvts":
+        best: dict[int | None, Candidate] = {}
+        for candidate in active:
+            best.setdefault(candidate["chain"], candidate)
+        kept = list(best.values())
+    else:
+        kept = active[: max(1, n // width)]
+    kept_ids = {c["id"] for c in kept}
+    pruned = [c["id"] for c in active if c["id"] not in kept_ids]
+    parents: list[tuple[str | None, str, list[int | None]]] = [
+        (c["id"], c["text"], [c["chain"]] * width) for c in kept
+    ]
+    return {
+        "kind": "think",
+        "think": _step_tasks(question, plan, launched, last_round + 1, parents),
+        "revise": [],
+        "reason": (
+            f"step {last_round + 2}: keep {len(kept)} of {len(active)} beam(s), "
+            f"{width} next step(s) each"
+        ),
+        "pruned": pruned,
+        "kept": [c["id"] for c in kept],
+    }
+
+
 def next_action(
     question: str,
     plan: Plan,
@@ -242,6 +413,8 @@ def next_action(
         last_round: The revision round launched last; a chain whose attempt in that round
             failed has no candidate in it, and stops.
     """
+    if plan["base"] in SEARCH_STRATEGIES:
+        return _next_search(question, plan, candidates, launched, last_round)
     if plan["base"] not in REVISION_STRATEGIES:
         return _next_samples(question, plan, candidates, launched)
     if launched == 0:

@@ -25,6 +25,9 @@ from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.providers.llm_judge import LLMJudge
 
+SEARCH = ("beam_search", "lookahead", "dvts")
+MAX_STEPS = 8  # ReasoningConfig's default
+LOOKAHEAD = 1  # ReasoningConfig's default rollout length
 POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
 
@@ -113,7 +116,8 @@ def test_budgets_and_n_are_never_exceeded(
     elif explicit_judge:
         verifier = LLMJudge(generator)
 
-    verifies = strategy in ("best_of_n", "weighted_vote") or (
+    search = strategy in SEARCH
+    verifies = strategy in ("best_of_n", "weighted_vote", *SEARCH) or (
         verifier is not None and strategy in ("revision", "parallel_revision", "compute_optimal")
     )
     verifier_share = 0
@@ -121,6 +125,13 @@ def test_budgets_and_n_are_never_exceeded(
         verifier_share = JUDGE_RESERVE if verifier_reserve is None else verifier_reserve
     reserve = max_tokens + verifier_share
     calls_per_generation = 1 + (1 if verifier_share > 0 else 0)
+    # Step search: a first step (and its lookahead rollout step) is a generation each; the
+    # LLM judge (the default) grades every step of the scored text, a FakeVerifier the text.
+    per_step = 1 + (LOOKAHEAD if strategy == "lookahead" else 0)
+    if search:
+        scores_per_step = per_step if verifier_reserve is None else 1
+        reserve = per_step * max_tokens + scores_per_step * verifier_share
+        calls_per_generation = per_step + (scores_per_step if verifier_share > 0 else 0)
 
     async def run() -> Result:
         return await asolve(
@@ -161,7 +172,7 @@ def test_budgets_and_n_are_never_exceeded(
     scores = sum(1 for judge, _ in generator.attempts if judge)
     if isinstance(verifier, FakeVerifier) and verifier_reserve:
         scores += verifier.calls
-    assert 1 <= generations <= n
+    assert 1 <= generations <= (n * MAX_STEPS * per_step if search else n)
     if max_calls is not None:
         assert generations + scores <= max_calls
     if result is None:
@@ -173,9 +184,17 @@ def test_budgets_and_n_are_never_exceeded(
 
     failed_generations = sum(count for judge, count in generator.failed if not judge)
     unconstrained = budget_tokens is None and max_calls is None and not generator.failed
-    if unconstrained and strategy != "compute_optimal":
+    if unconstrained and strategy != "compute_optimal" and not search:
         assert generations == n  # compute_optimal spends what its policy's plan asks, <= n
-    assert len(result.candidates) == generations - failed_generations
+    if search:  # a lookahead rollout is a generation but not a candidate
+        assert len(result.candidates) <= generations - failed_generations
+        rounds: dict[int, int] = {}
+        for candidate in result.candidates:
+            rounds[candidate.round] = rounds.get(candidate.round, 0) + 1
+        assert all(count <= n for count in rounds.values())
+        assert max(rounds) < MAX_STEPS
+    else:
+        assert len(result.candidates) == generations - failed_generations
     assert all(
         call.max_tokens == max_tokens for call in generator.calls if not is_judge(call.messages)
     )
@@ -189,7 +208,8 @@ def test_budgets_and_n_are_never_exceeded(
         result.usage.by_node.get(node, {"completion_tokens": 0})["completion_tokens"]
         for node in ("think", "revise")
     )
-    assert think_and_revise == made
+    if not search:  # a beam's text repeats its parent's steps
+        assert think_and_revise == made
     if verifies and result.plan["verify"]:
         # (compute_optimal scores its probe; later samples only if its chosen plan verifies)
         unscored = {i for f in result.failures if f.node == "verify" for i in f.candidate_ids}

@@ -177,3 +177,29 @@ def test_cli_json_on_the_embedded_model() -> None:
     assert all({"answer", "score"} <= c.keys() for c in candidates)
     # one llama.cpp call per candidate, each reporting its own completion tokens
     assert sum(c["completion_tokens"] for c in candidates) == usage["completion_tokens"]
+
+
+@pytest.mark.parametrize("strategy", ["beam_search", "lookahead", "dvts"])
+def test_step_search_on_the_embedded_model(
+    provider: Any, llama_calls: list[dict[str, Any]], strategy: str
+) -> None:
+    """The step searches run on llama.cpp, step-graded by the default judge, in budget."""
+    result = solve(
+        QUESTION,
+        generator=provider,
+        strategy=strategy,
+        n=2,
+        max_steps=2,
+        step_tokens=16,
+        budget_tokens=400,
+        max_calls=30,
+    )
+
+    assert result.strategy == strategy
+    assert {k: getattr(result.usage, k) for k in USAGE_KEYS} == reported(llama_calls)
+    assert result.usage.completion_tokens <= 400 and result.usage.llm_calls <= 30
+    steps = [c for c in llama_calls if c["max_tokens"] == 16]
+    assert result.usage.by_node["think"]["llm_calls"] == len(steps)
+    assert all(c.round < 2 and c.score is not None for c in result.candidates)
+    assert all(c.step_scores is not None for c in result.candidates)
+    assert all("\n\n" not in c.text for c in result.candidates if c.round == 0)

@@ -28,6 +28,9 @@ class BenchCandidate(BaseModel):
     chain: int | None
     completion_tokens: int | None
     mean_logprob: float | None = None
+    parent_id: str | None = None
+    step_scores: list[float] | None = None
+    complete: bool | None = None
 
 
 class BenchRecord(BaseModel):

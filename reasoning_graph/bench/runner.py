@@ -350,6 +350,9 @@ def _record(
                 chain=c.chain,
                 completion_tokens=c.completion_tokens,
                 mean_logprob=c.mean_logprob,
+                parent_id=c.parent_id,
+                step_scores=c.step_scores,
+                complete=c.complete,
             )
             for c in result.candidates
         ],

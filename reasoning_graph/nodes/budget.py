@@ -25,6 +25,7 @@ from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Action, Difficulty, Event, Plan, ReasoningState, ThinkTask
 from reasoning_graph.strategies import (
     REVISION_STRATEGIES,
+    SEARCH_STRATEGIES,
     choose_plan,
     make_plan,
     next_action,
@@ -78,15 +79,22 @@ def fit_to_budget(action: Action, plan: Plan, spent_tokens: int, *, spent_calls:
     max_calls = plan.get("max_calls")
     if (budget is None and max_calls is None) or action["kind"] == "select":
         return action
-    affordable = 1 << 62
-    if budget is not None:
-        affordable = max(0, budget - spent_tokens) // plan["reserve_per_generation"]
-    if max_calls is not None:
-        per_generation = plan.get("calls_per_generation", 1)
-        affordable = min(affordable, max(0, max_calls - spent_calls) // per_generation)
+    tokens_left = max(0, budget - spent_tokens) if budget is not None else None
+    calls_left = max(0, max_calls - spent_calls) if max_calls is not None else None
+
+    def affordable(tokens_each: int, calls_each: int) -> int:
+        count = 1 << 62
+        if tokens_left is not None:
+            count = tokens_left // max(1, tokens_each)
+        if calls_left is not None:
+            count = min(count, calls_left // max(1, calls_each))
+        return count
+
     think: list[ThinkTask] = []
     for task in action["think"]:
-        take = min(affordable, len(task["ids"]))
+        tokens_each = task.get("reserve_tokens", plan["reserve_per_generation"])
+        calls_each = task.get("reserve_calls", plan.get("calls_per_generation", 1))
+        take = min(affordable(tokens_each, calls_each), len(task["ids"]))
         if take:
             think.append(
                 {
@@ -96,8 +104,16 @@ def fit_to_budget(action: Action, plan: Plan, spent_tokens: int, *, spent_calls:
                     "chains": task["chains"][:take],
                 }
             )
-        affordable -= take
-    revise = action["revise"][:affordable]
+            if tokens_left is not None:
+                tokens_left -= take * tokens_each
+            if calls_left is not None:
+                calls_left -= take * calls_each
+        if take < len(task["ids"]):
+            tokens_left = calls_left = 0  # later work is dropped first
+            break
+    revise = action["revise"][
+        : affordable(plan["reserve_per_generation"], plan.get("calls_per_generation", 1))
+    ]
     if not think and not revise:
         spent = []
         if budget is not None:
@@ -110,14 +126,26 @@ def fit_to_budget(action: Action, plan: Plan, spent_tokens: int, *, spent_calls:
     reason = action["reason"]
     if granted < wanted:
         reason += f" (trimmed from {wanted} to {granted} by the budget)"
-    return {"kind": action["kind"], "think": think, "revise": revise, "reason": reason}
+    trimmed: Action = {"kind": action["kind"], "think": think, "revise": revise, "reason": reason}
+    if "pruned" in action:
+        trimmed["pruned"] = action["pruned"]
+        trimmed["kept"] = action.get("kept", [])
+    return trimmed
 
 
 def _first_plan(
-    config: ReasoningConfig, verifier_reserve: int, has_verifier: bool, policy: Policy | None
+    config: ReasoningConfig,
+    verifier_reserve: int,
+    has_verifier: bool,
+    policy: Policy | None,
+    step_verify: bool = False,
 ) -> Plan:
     plan = make_plan(
-        config, verifier_reserve=verifier_reserve, has_verifier=has_verifier, policy=policy
+        config,
+        verifier_reserve=verifier_reserve,
+        has_verifier=has_verifier,
+        policy=policy,
+        step_verify=step_verify,
     )
     budget = plan["budget_tokens"]
     if budget is not None and budget < plan["reserve_per_generation"]:
@@ -151,9 +179,17 @@ def _deadline(
 
 
 def make_budget_node(
-    config: ReasoningConfig, *, verifier_reserve: int, has_verifier: bool
+    config: ReasoningConfig,
+    *,
+    verifier_reserve: int,
+    has_verifier: bool,
+    step_verify: bool = False,
 ) -> BudgetNode:
-    """Build the controller node for a graph with this config and verifier."""
+    """Build the controller node for a graph with this config and verifier.
+
+    `step_verify` says the verifier scores each step (`StepVerifier`), which step search
+    reserves one verifier share per step for.
+    """
     settings = config
     policy = load_policy(settings.policy) if settings.strategy == "compute_optimal" else None
     verifier_calls = has_verifier and verifier_reserve > 0
@@ -167,7 +203,7 @@ def make_budget_node(
             cleaned = clean_question(question, max_chars=settings.max_question_chars)
             if cleaned != question:
                 update["question"] = question = cleaned
-            plan = _first_plan(settings, verifier_reserve, has_verifier, policy)
+            plan = _first_plan(settings, verifier_reserve, has_verifier, policy, step_verify)
             update["plan"] = plan
             events.append({"node": "budget", "kind": "plan", "data": dict(plan)})
             _emit_plan(plan)
@@ -191,13 +227,22 @@ def make_budget_node(
             _emit_difficulty(difficulty)
         launched = state.get("launched", 0)
         spent = total_usage(state.get("usage", {}))["completion_tokens"]
-        calls = calls_started(state, verifier_calls=verifier_calls)
+        search = plan["base"] in SEARCH_STRATEGIES
+        # Step search counts the calls it reserved: a step score costs one call per step.
+        calls = (
+            state.get("search_calls", 0)
+            if search
+            else calls_started(state, verifier_calls=verifier_calls)
+        )
         last_round = state.get("round", 0)
         wanted = next_action(question, plan, candidates, launched, last_round)
         action = fit_to_budget(wanted, plan, spent, spent_calls=calls)
         stop: StopReason | None = None
         if wanted["kind"] == "select":
-            if launched < plan["n"] and plan["base"] not in REVISION_STRATEGIES:
+            if launched < plan["n"] and plan["base"] not in (
+                *REVISION_STRATEGIES,
+                *SEARCH_STRATEGIES,
+            ):
                 stop = "confidence" if plan["early_stop"] == "confidence" else "settled"
         elif action["kind"] == "select":
             stop = "budget"
@@ -215,6 +260,30 @@ def make_budget_node(
         started = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
         if action["revise"]:
             update["round"] = action["revise"][0]["round"]
+        if search and action["think"]:
+            update["round"] = action["think"][0].get("round", 0)
+            update["search_calls"] = calls + sum(
+                len(t["ids"]) * t.get("reserve_calls", plan["calls_per_generation"])
+                for t in action["think"]
+            )
+            pruned = action.get("pruned", [])
+            if pruned:
+                kept = action.get("kept", [])
+                emit(
+                    {
+                        "type": "pruned",
+                        "round": update["round"] - 1,
+                        "pruned": pruned,
+                        "kept": kept,
+                    }
+                )
+                events.append(
+                    {
+                        "node": "budget",
+                        "kind": "pruned",
+                        "data": {"round": update["round"] - 1, "pruned": pruned, "kept": kept},
+                    }
+                )
         events.append(
             {
                 "node": "budget",

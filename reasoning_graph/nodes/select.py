@@ -87,6 +87,8 @@ def select_answer(
     - `best_score`: the answer of the highest-scored candidate that states one.
     - `weighted`: the answer whose candidates' scores sum highest.
     - `last`: a majority over the last attempt of each revision chain.
+    - `search`: a verifier-weighted vote over the completed beams of a step search, or
+      over the beams of the deepest step when none completed.
 
     Raises:
         NoCandidatesError: `candidates` is empty.
@@ -101,6 +103,12 @@ def select_answer(
         return Selected(best["answer"], best["id"], tally)
     if selection == "last":
         return _vote(_last_of_chains(ordered), weighted=False, matcher=matcher)
+    if selection == "search":
+        complete = [c for c in ordered if c.get("complete", False)]
+        if not complete:
+            deepest = max(c["round"] for c in ordered)
+            complete = [c for c in ordered if c["round"] == deepest]
+        return _vote(complete, weighted=True, matcher=matcher)
     return _vote(ordered, weighted=selection == "weighted", matcher=matcher)
 
 

@@ -1,19 +1,23 @@
-"""`think`: sample fresh solutions for one branch (one request when the prompt is shared)."""
+"""`think`: sample fresh solutions for one branch (one request when the prompt is shared),
+or, in step search, the next step of a beam (and, for `lookahead`, its greedy rollout)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
-from reasoning_graph.answers import extract_answer
+from reasoning_graph.answers import extract_answer, states_final_answer
 from reasoning_graph.errors import ProviderError, ProviderResponseError
 from reasoning_graph.events import emit
 from reasoning_graph.nodes import NodeFunction
-from reasoning_graph.prompts import solve_messages
+from reasoning_graph.prompts import continue_messages, solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
 from reasoning_graph.state import Candidate, Failure, ThinkTask
+from reasoning_graph.usage import add_usage
 
 __all__ = [
     "check_count",
+    "first_step",
     "emit_candidate",
     "failure_update",
     "make_think_node",
@@ -90,12 +94,142 @@ def check_count(generation: Generation, expected: int) -> None:
         )
 
 
+def first_step(text: str, separator: str) -> str:
+    """The first step of `text`: up to the first `separator`, stripped ("" when none).
+
+    Servers stop at the separator already; cutting here keeps fakes and servers that
+    ignore `stop` honest, so a beam's text always splits into exactly its steps.
+    """
+    return text.strip().split(separator, 1)[0].strip()
+
+
+def _join(partial: str, step: str, separator: str) -> str:
+    if not step:
+        return partial
+    return f"{partial}{separator}{step}" if partial else step
+
+
 def make_think_node(
     generator: Generator, *, system_prompt: str | None = None
 ) -> NodeFunction[ThinkTask]:
     """Build the `think` node over `generator`."""
 
+    async def rollout(
+        question: str, text: str, steps: int, max_tokens: int, separator: str, seed: int
+    ) -> tuple[str, list[Generation]]:
+        """Greedy (temperature 0) continuation of `text` for up to `steps` steps."""
+        generations: list[Generation] = []
+        for _ in range(steps):
+            try:
+                generation = await generator.generate(
+                    continue_messages(question, text, system_prompt=system_prompt),
+                    n=1,
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=[separator],
+                    seed=seed,
+                )
+                check_count(generation, 1)
+            except ProviderError:
+                break  # score what was rolled out so far
+            generations.append(generation)
+            step = first_step(generation.completions[0].text, separator)
+            text = _join(text, step, separator)
+            if not step or states_final_answer(step):
+                break
+        return text, generations
+
+    async def think_step(state: ThinkTask) -> dict[str, Any]:
+        question, partial = state["question"], state.get("partial", "")
+        separator = state.get("step_separator", "\n\n")
+        messages = (
+            continue_messages(question, partial, system_prompt=system_prompt)
+            if partial
+            else solve_messages(question, system_prompt=system_prompt)
+        )
+        try:
+            generation = await generator.generate(
+                messages,
+                n=len(state["ids"]),
+                max_tokens=state["max_tokens"],
+                temperature=state["temperature"],
+                stop=[separator],
+                seed=state["seeds"][0],
+                logprobs=state["logprobs"],
+            )
+            check_count(generation, len(state["ids"]))
+        except ProviderError as error:
+            return failure_update("think", state["ids"], error)
+        round_ = state.get("round", 0)
+        candidates: dict[str, Candidate] = {}
+        for candidate_id, seed, chain, completion in zip(
+            state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
+        ):
+            step = first_step(completion.text, separator)
+            text = _join(partial, step, separator)
+            complete = not step or states_final_answer(step) or state.get("final_step", False)
+            candidate = new_candidate(
+                completion,
+                candidate_id=candidate_id,
+                node="think",
+                seed=seed,
+                chain=chain,
+                round_=round_,
+                parent_id=state.get("parent_id"),
+            )
+            candidates[candidate_id] = {
+                **candidate,
+                "text": text,
+                "answer": extract_answer(text),
+                "complete": bool(complete),
+                "step_scores": None,
+                "rollout": None,
+            }
+        rollout_steps = state.get("rollout_steps", 0)
+        usage = generation.usage
+        if rollout_steps > 0:
+            growing = [c for c in candidates.values() if not c["complete"]]
+            rolled = await asyncio.gather(
+                *(
+                    rollout(
+                        question,
+                        c["text"],
+                        rollout_steps,
+                        state["max_tokens"],
+                        separator,
+                        c["seed"] or 0,
+                    )
+                    for c in growing
+                )
+            )
+            for candidate, (text, generations) in zip(growing, rolled, strict=True):
+                candidates[candidate["id"]] = {**candidate, "rollout": text}
+                for extra in generations:
+                    usage = add_usage(usage, extra.usage)
+        for candidate in candidates.values():
+            emit_candidate(candidate)
+        return {
+            "candidates": candidates,
+            "usage": {"think": usage},
+            "events": [
+                {
+                    "node": "think",
+                    "kind": "candidate",
+                    "data": {
+                        "id": c["id"],
+                        "answer": c["answer"],
+                        "parent_id": c["parent_id"],
+                        "round": c["round"],
+                        "complete": c.get("complete", False),
+                    },
+                }
+                for c in candidates.values()
+            ],
+        }
+
     async def think(state: ThinkTask) -> dict[str, Any]:
+        if "partial" in state:
+            return await think_step(state)
         try:
             generation = await generator.generate(
                 solve_messages(state["question"], system_prompt=system_prompt),

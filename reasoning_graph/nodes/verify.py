@@ -1,4 +1,9 @@
-"""`verify`: score the candidates that have no score yet, when the plan asks for scores."""
+"""`verify`: score the candidates that have no score yet, when the plan asks for scores.
+
+In step search a step verifier (`StepVerifier.score_steps`) scores every step of a beam (of
+its `lookahead` rollout when it has one) and the plan's `step_aggregation` folds them into
+the beam's score; a verifier without step scores scores the whole text.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,32 @@ from reasoning_graph.errors import ProviderError
 from reasoning_graph.events import emit
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.nodes.think import failure_update
-from reasoning_graph.providers.base import Verdict, Verifier
-from reasoning_graph.state import Candidate, ReasoningState
+from reasoning_graph.providers.base import StepVerifier, Verdict, Verifier
+from reasoning_graph.state import Candidate, Plan, ReasoningState
+from reasoning_graph.steps import aggregate_step_scores, check_aggregation, split_steps
 from reasoning_graph.usage import add_usage, zero_usage
 
 __all__ = ["make_verify_node"]
+
+_Scored = tuple[Verdict, list[float] | None]
+
+
+async def _score(verifier: Verifier, question: str, plan: Plan, candidate: Candidate) -> _Scored:
+    """The candidate's verdict and, from a step verifier in step search, its step scores."""
+    rollout = candidate.get("rollout")
+    text = rollout if rollout else candidate["text"]
+    if not plan.get("step_verify") or not isinstance(verifier, StepVerifier):
+        return await verifier.score(question, text), None
+    separator = plan.get("step_separator", "\n\n")
+    steps = split_steps(text, separator=separator)
+    if not steps:  # an empty beam has nothing to grade
+        return Verdict(score=0.0, usage=zero_usage(), rationale="no steps"), []
+    graded = await verifier.score_steps(question, steps)
+    how = check_aggregation(plan.get("step_aggregation", "last"))
+    score = aggregate_step_scores(graded.step_scores, how)
+    own = len(split_steps(candidate["text"], separator=separator))
+    verdict = Verdict(score=score, usage=graded.usage, rationale=graded.rationale)
+    return verdict, list(graded.step_scores[:own])
 
 
 def make_verify_node(
@@ -40,20 +66,23 @@ def make_verify_node(
             return {}
         question = state["question"]
         verdicts = await asyncio.gather(
-            *(verifier.score(question, c["text"]) for c in unscored), return_exceptions=True
+            *(_score(verifier, question, plan, c) for c in unscored), return_exceptions=True
         )
         scored: dict[str, Candidate] = {}
         usage = zero_usage()
         update: dict[str, Any] = {"failures": [], "events": []}
-        for candidate, verdict in zip(unscored, verdicts, strict=True):
-            if isinstance(verdict, ProviderError):
-                lost = failure_update("verify", [candidate["id"]], verdict)
+        for candidate, outcome in zip(unscored, verdicts, strict=True):
+            if isinstance(outcome, ProviderError):
+                lost = failure_update("verify", [candidate["id"]], outcome)
                 update["failures"] += lost["failures"]
                 update["events"] += lost["events"]
                 continue
-            if not isinstance(verdict, Verdict):
-                raise verdict  # a bug, not a backend failure: let it surface
+            if isinstance(outcome, BaseException):
+                raise outcome  # a bug, not a backend failure: let it surface
+            verdict, step_scores = outcome
             scored[candidate["id"]] = {**candidate, "score": verdict.score}
+            if step_scores is not None:
+                scored[candidate["id"]]["step_scores"] = step_scores
             usage = add_usage(usage, verdict.usage)
             emit(
                 {
