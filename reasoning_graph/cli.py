@@ -231,6 +231,13 @@ def _bench_parsers(commands: Any, defaults: ReasoningConfig) -> None:
     caching.add_argument(
         "--replay", type=Path, help="generation cache to replay; no model calls, misses fail"
     )
+    bench.add_argument(
+        "--verifier",
+        choices=("default", "oracle"),
+        default="default",
+        help="default: each strategy's own (an LLM judge where scores are needed); oracle: "
+        "grade candidates against the reference answer (an upper bound for search)",
+    )
     bench.add_argument("--quiet", action="store_true", help="no progress bar")
     report = commands.add_parser("report", help="re-write a bench's summary and plots")
     report.add_argument("dir", type=Path, help="a bench --out directory")
@@ -420,6 +427,7 @@ def _run(args: argparse.Namespace) -> int:
             replay=args.replay,
             concurrency=args.concurrency,
             quiet=args.quiet,
+            verifier=args.verifier,
         )
     if args.command == "report":
         return commands.report_command(args.dir)

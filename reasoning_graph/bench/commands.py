@@ -18,7 +18,13 @@ from rich.table import Table
 
 from reasoning_graph.bench.records import BenchRecord
 from reasoning_graph.bench.report import format_summary, write_report
-from reasoning_graph.bench.runner import MANIFEST_FILE, RESULTS_FILE, arun_bench, load_records
+from reasoning_graph.bench.runner import (
+    MANIFEST_FILE,
+    RESULTS_FILE,
+    arun_bench,
+    load_records,
+    oracle_verifier,
+)
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.registry import make_generator
@@ -43,6 +49,7 @@ def bench_command(
     replay: Path | None = None,
     concurrency: int = 4,
     quiet: bool = False,
+    verifier: Literal["default", "oracle"] = "default",
 ) -> int:
     """Run the bench, write results, summary and plots into `out`, print the summary.
 
@@ -50,6 +57,10 @@ def bench_command(
         options: `ReasoningConfig` fields shared by every run (max tokens, seed, policy...).
         cache: Record every sample to this generation cache (and serve repeats from it).
         replay: Serve every sample from this cache; no model is called, a miss is an error.
+        verifier: `default` lets each strategy use its default verifier (the LLM judge where
+            scores are needed); `oracle` grades candidates against each example's reference
+            answer (`oracle_verifier`): search with a perfect verifier, an upper bound. Use a
+            separate `out` per verifier.
     """
     from reasoning_graph.bench.datasets import load_dataset
     from reasoning_graph.providers.cache import CachingGenerator
@@ -79,6 +90,7 @@ def bench_command(
                 strategies=strategies,
                 ns=ns,
                 generator=generator,
+                verifier=oracle_verifier(dataset) if verifier == "oracle" else None,
                 base_config=config,
                 out_dir=out,
                 concurrency=concurrency,

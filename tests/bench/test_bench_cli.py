@@ -228,3 +228,39 @@ def test_unreachable_server_stops_the_bench_with_one_line(tmp_path, data, capsys
     assert code == 2 and out == ""
     assert base_url in err and len(err.strip().splitlines()) == 1
     assert len(load_records(tmp_path / "run")) == 1  # the failed run is kept, and retried later
+
+
+def test_bench_with_the_oracle_verifier(tmp_path, capsys):
+    data = tmp_path / "toy.jsonl"
+    data.write_text('{"question": "1+1?", "answer": "2"}\n')
+
+    def reply(request, index):
+        return "The answer is 2." if (request.get("seed", 0) + index) % 3 == 0 else "It is 5."
+
+    with OpenAIStubServer(reply=reply) as server:
+        code = main(
+            [
+                "bench",
+                "--data",
+                f"jsonl:{data}?question=question&answer=answer",
+                "--strategies",
+                "best_of_n",
+                "--n",
+                "3",
+                "--out",
+                str(tmp_path / "out"),
+                "--provider",
+                "openai",
+                "--base-url",
+                server.base_url,
+                "--model",
+                "m",
+                "--verifier",
+                "oracle",
+                "--quiet",
+            ]
+        )
+    assert code == 0
+    record = json.loads((tmp_path / "out" / "results.jsonl").read_text().splitlines()[0])
+    assert record["correct"] is True
+    assert sorted(c["score"] for c in record["candidates"]) == [0.0, 0.0, 1.0]
