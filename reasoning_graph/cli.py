@@ -71,30 +71,6 @@ def _parser() -> argparse.ArgumentParser:
         "--chains", type=int, default=None, help="parallel chains for parallel_revision"
     )
     solve_cmd.add_argument(
-        "--beam-width",
-        type=int,
-        default=None,
-        help="step search: next steps per kept beam, M (default: min(4, sqrt(n)))",
-    )
-    solve_cmd.add_argument(
-        "--max-steps",
-        type=int,
-        default=defaults.max_steps,
-        help=f"step search: most steps per beam (default: {defaults.max_steps})",
-    )
-    solve_cmd.add_argument(
-        "--lookahead",
-        type=int,
-        default=defaults.lookahead,
-        help=f"lookahead: greedy rollout steps per new step (default: {defaults.lookahead})",
-    )
-    solve_cmd.add_argument(
-        "--step-tokens",
-        type=int,
-        default=None,
-        help="step search: most completion tokens per step (default: --max-tokens)",
-    )
-    solve_cmd.add_argument(
         "--early-stop",
         choices=("none", "settled", "confidence"),
         default="none",
@@ -124,7 +100,31 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model_options(command: argparse.ArgumentParser, defaults: ReasoningConfig) -> None:
-    """The budget, sampling and provider options `solve` and `bench` share."""
+    """The budget, sampling, search and provider options `solve` and `bench` share."""
+    command.add_argument(
+        "--beam-width",
+        type=int,
+        default=None,
+        help="step search: next steps per kept beam, M (default: min(4, sqrt(n)))",
+    )
+    command.add_argument(
+        "--max-steps",
+        type=int,
+        default=defaults.max_steps,
+        help=f"step search: most steps per beam (default: {defaults.max_steps})",
+    )
+    command.add_argument(
+        "--lookahead",
+        type=int,
+        default=defaults.lookahead,
+        help=f"lookahead: greedy rollout steps per new step (default: {defaults.lookahead})",
+    )
+    command.add_argument(
+        "--step-tokens",
+        type=int,
+        default=None,
+        help="step search: most completion tokens per step (default: --max-tokens)",
+    )
     command.add_argument(
         "--budget-tokens", type=int, default=None, help="hard cap on completion tokens"
     )
@@ -351,10 +351,6 @@ def _solve(args: argparse.Namespace) -> int:
         "temperature": args.temperature,
         "seed": args.seed,
         "chains": args.chains,
-        "beam_width": args.beam_width,
-        "max_steps": args.max_steps,
-        "lookahead": args.lookahead,
-        "step_tokens": args.step_tokens,
         "share_prompt": not args.no_share_prompt,
         "early_stop": args.early_stop,
         "policy": args.policy,
@@ -392,11 +388,15 @@ def _solve(args: argparse.Namespace) -> int:
 
 
 def _limits(args: argparse.Namespace) -> dict[str, Any]:
-    """The per-question limits `solve` and `bench` share."""
+    """The per-question limits and step-search settings `solve` and `bench` share."""
     return {
         "max_calls": args.max_calls,
         "deadline_s": args.deadline_s,
         "max_question_chars": args.max_question_chars,
+        "beam_width": args.beam_width,
+        "max_steps": args.max_steps,
+        "lookahead": args.lookahead,
+        "step_tokens": args.step_tokens,
     }
 
 
