@@ -13,7 +13,12 @@ from typing import Literal, get_args
 
 from reasoning_graph.errors import ConfigurationError
 
-__all__ = ["DEFAULT_STEP_SEPARATOR", "StepAggregation", "aggregate_step_scores", "split_steps"]
+__all__ = [
+    "DEFAULT_STEP_SEPARATOR",
+    "StepAggregation",
+    "aggregate_step_scores",
+    "split_steps",
+]
 
 DEFAULT_STEP_SEPARATOR = "\n\n"
 """Steps are separated by a blank line unless told otherwise."""

@@ -38,6 +38,7 @@ from reasoning_graph.providers.retry import (
     async_retrying,
     is_retryable,
 )
+from reasoning_graph.providers.step_scoring import score_by_steps
 from reasoning_graph.providers.vllm_pooling import (
     classify_probs,
     error_message,
@@ -50,9 +51,7 @@ from reasoning_graph.providers.vllm_pooling import (
 from reasoning_graph.steps import (
     DEFAULT_STEP_SEPARATOR,
     StepAggregation,
-    aggregate_step_scores,
     check_aggregation,
-    split_steps,
 )
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
@@ -228,12 +227,9 @@ class RewardModelVerifier:
             return Verdict(
                 score=probability, usage=usage, rationale=f"P(correct)={probability:.3f}"
             )
-        steps = split_steps(solution, separator=self._separator)
-        if not steps:
-            return Verdict(score=0.0, usage=zero_usage(), rationale="empty solution: no steps")
-        verdict = await self.score_steps(question, steps)
-        score = aggregate_step_scores(verdict.step_scores, self._aggregation)
-        return Verdict(score=score, usage=verdict.usage, rationale=verdict.rationale)
+        return await score_by_steps(
+            self, question, solution, separator=self._separator, aggregation=self._aggregation
+        )
 
     async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
         """Score each step of a solution given as `steps`.

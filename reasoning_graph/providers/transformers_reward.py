@@ -21,12 +21,11 @@ from reasoning_graph.providers.reward_model import (
     PromptFormat,
     RewardKind,
 )
+from reasoning_graph.providers.step_scoring import score_by_steps
 from reasoning_graph.steps import (
     DEFAULT_STEP_SEPARATOR,
     StepAggregation,
-    aggregate_step_scores,
     check_aggregation,
-    split_steps,
 )
 from reasoning_graph.usage import TokenUsage, zero_usage
 
@@ -261,12 +260,9 @@ class TransformersRewardVerifier:
             return Verdict(
                 score=probability, usage=usage, rationale=f"P(correct)={probability:.3f}"
             )
-        steps = split_steps(solution, separator=self._separator)
-        if not steps:
-            return Verdict(score=0.0, usage=zero_usage(), rationale="empty solution: no steps")
-        verdict = await self.score_steps(question, steps)
-        score = aggregate_step_scores(verdict.step_scores, self._aggregation)
-        return Verdict(score=score, usage=verdict.usage, rationale=verdict.rationale)
+        return await score_by_steps(
+            self, question, solution, separator=self._separator, aggregation=self._aggregation
+        )
 
     async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
         """Score each step; one forward pass (process) or one per prefix (outcome)."""
