@@ -28,7 +28,17 @@ from reasoning_graph.bench.report import write_report
 from reasoning_graph.bench.runner import load_records
 from reasoning_graph.cli import main as cli
 
-SECTION = "## Step search with an oracle verifier (issue 4)"
+SECTIONS = {
+    "oracle": "## Step search with an oracle verifier (issue 4)",
+    "default": "## Step search with the LLM judge (issue 4)",
+}
+VERIFIERS = {
+    "oracle": "- Verifier: the oracle (`bench --verifier oracle`): each candidate and each "
+    "partial solution is graded against the reference answer, so this measures what the "
+    "search does with a perfect verifier, not with a deployable one",
+    "default": "- Verifier: the default LLM judge on the same SmolLM2 model (a Yes/No verdict "
+    "per solution, and per step for the search strategies)",
+}
 
 
 def run(argv: list[str]) -> None:
@@ -44,6 +54,12 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--max-steps", type=int, default=4)
     parser.add_argument("--write", type=Path)
+    parser.add_argument(
+        "--verifier",
+        choices=tuple(SECTIONS),
+        default="oracle",
+        help="oracle: graded against the reference; default: the LLM judge on the same model",
+    )
     args = parser.parse_args()
     out: Path = args.out
     data = "+".join(
@@ -57,7 +73,7 @@ def main() -> None:
         "--max-steps",
         str(args.max_steps),
         "--verifier",
-        "oracle",
+        args.verifier,
         "--cache",
         str(out / "pool.sqlite"),
         "--quiet",
@@ -95,12 +111,11 @@ def main() -> None:
     if args.write:
         images = args.write.parent / "img"
         images.mkdir(parents=True, exist_ok=True)
-        shutil.copy(
-            out / "all" / "accuracy_vs_tokens.png", images / "search_accuracy_vs_tokens.png"
-        )
+        image = f"search_{args.verifier}_accuracy_vs_tokens.png"
+        shutil.copy(out / "all" / "accuracy_vs_tokens.png", images / image)
         command = " ".join(["python", "benchmarks/search.py", *sys.argv[1:]])
         lines = [
-            SECTION,
+            SECTIONS[args.verifier],
             "",
             f"- Command: `{command}`",
             f"- Machine: {machine()}",
@@ -112,24 +127,21 @@ def main() -> None:
             f"{args.max_steps} steps of 4 beams (M = 2)",
             f"- Data: reasoning-gym `basic_arithmetic`, the three levels of the "
             f"compute-optimal benchmark, seed 3, {3 * args.size} questions",
-            "- Verifier: the oracle (`bench --verifier oracle`): each candidate and each "
-            "partial solution is graded against the reference answer, so this measures what "
-            "the search does with a perfect verifier, not with a deployable one",
+            VERIFIERS[args.verifier],
             "",
             *table(summary),
             "",
-            "![accuracy vs tokens](img/search_accuracy_vs_tokens.png)",
+            f"![accuracy vs tokens](img/{image})",
             "",
-            "How to read it: with an oracle, `best_of_n` at n is close to pass@n (any "
-            "correct sample wins), the ceiling for every strategy here. The oracle scores a "
-            "partial solution by the answer it states so far (else its last number), a weak "
-            "step signal; a process reward model grades the steps themselves. Compare "
-            "strategies at equal mean completion tokens on the plot, not at equal n. Runs "
-            "with the LLM judge as the step verifier, and on a GPU with a real PRM, are "
-            "still to be measured.",
+            "How to read it: compare strategies at equal mean completion tokens on the plot, "
+            "not at equal n. With the oracle, `best_of_n` at n is close to pass@n (any "
+            "correct sample wins), the ceiling here; the oracle scores a partial solution by "
+            "the answer it states so far (else its last number), a weak step signal. A "
+            "process reward model grades the steps themselves; a GPU run with one is still "
+            "to be measured.",
             "",
         ]
-        write_section(args.write, SECTION, "\n".join(lines))
+        write_section(args.write, SECTIONS[args.verifier], "\n".join(lines))
 
 
 if __name__ == "__main__":
