@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -318,9 +319,8 @@ def _figure(width: float, height: float, panels: int = 1) -> tuple[Figure, list[
 
 def _short_name(summary: Summary) -> str:
     """The data set names, parameters dropped and cut short, for a plot title."""
-    names = dict.fromkeys(
-        part.split("[", 1)[0] for name in summary.datasets for part in name.split("+")
-    )
+    bare = (re.sub(r"\[[^\]]*\]", "", name) for name in summary.datasets)
+    names = dict.fromkeys(part for name in bare for part in name.split("+") if part)
     return textwrap.shorten(", ".join(names), width=60, placeholder="...")
 
 

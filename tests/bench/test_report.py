@@ -173,3 +173,13 @@ def test_plots_are_written_when_nothing_can_be_binned_or_every_run_failed(tmp_pa
     assert summary.by_difficulty == [] and summary.rows[0].errors == 1
     for name in ("accuracy_vs_tokens.png", "accuracy_by_difficulty.png"):
         assert (tmp_path / name).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_plot_titles_drop_parameters_even_with_plus_signs_inside():
+    from types import SimpleNamespace
+
+    from reasoning_graph.bench.report import _short_name
+
+    mix = "basic_arithmetic[operators=+,-]+basic_arithmetic[max_digits=2,operators=+,-]"
+    summary = SimpleNamespace(datasets=[mix, "gsm8k-test"])
+    assert _short_name(summary) == "basic_arithmetic, gsm8k-test"
