@@ -13,10 +13,12 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.messages import ChatMessage
 from reasoning_graph.usage import TokenUsage
 
 __all__ = [
+    "check_sampling",
     "ChatMessage",
     "Completion",
     "Generation",
@@ -151,3 +153,17 @@ class StepVerifier(Verifier, Protocol):
     async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
         """Return how likely each prefix `steps[:i + 1]` is still on a correct path."""
         ...
+
+
+def check_sampling(
+    n: int, max_tokens: int, top_logprobs: int = 0, *, max_top_logprobs: int | None = None
+) -> None:
+    """Raise `ConfigurationError` unless `n` and `max_tokens` are at least 1 and, when the
+    backend caps it, `top_logprobs` is between 0 and `max_top_logprobs`."""
+    top_ok = max_top_logprobs is None or 0 <= top_logprobs <= max_top_logprobs
+    if n >= 1 and max_tokens >= 1 and top_ok:
+        return
+    message = f"n={n!r} and max_tokens={max_tokens!r} must be at least 1"
+    if max_top_logprobs is not None:
+        message += f", and top_logprobs={top_logprobs!r} between 0 and {max_top_logprobs}"
+    raise ConfigurationError(message)

@@ -20,7 +20,13 @@ from reasoning_graph.errors import (
     ProviderError,
     ProviderResponseError,
 )
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.providers.base import (
+    ChatMessage,
+    Completion,
+    Generation,
+    TokenLogprob,
+    check_sampling,
+)
 from reasoning_graph.usage import TokenUsage
 
 __all__ = ["TransformersProvider", "generate_options", "parse_rows"]
@@ -153,11 +159,7 @@ class TransformersProvider:
                 than `n` samples.
             ProviderError: The model failed while generating (e.g. out of memory).
         """
-        if n < 1 or max_tokens < 1 or not 0 <= top_logprobs <= _MAX_TOP_LOGPROBS:
-            raise ConfigurationError(
-                f"n={n!r} and max_tokens={max_tokens!r} must be >= 1 and "
-                f"top_logprobs={top_logprobs!r} between 0 and {_MAX_TOP_LOGPROBS}."
-            )
+        check_sampling(n, max_tokens, top_logprobs, max_top_logprobs=_MAX_TOP_LOGPROBS)
         samples = n if temperature > 0 else 1
         options = generate_options(
             n=samples,

@@ -30,7 +30,7 @@ from reasoning_graph.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 __all__ = ["SAMPLE_TAG", "LangChainProvider"]
@@ -187,8 +187,7 @@ class LangChainProvider:
             ProviderUnavailableError: The model is rate limited, timed out or unreachable.
             ProviderResponseError: The model failed in any other way.
         """
-        if n < 1 or max_tokens < 1:
-            raise ConfigurationError(f"n={n!r} and max_tokens={max_tokens!r} must be >= 1")
+        check_sampling(n, max_tokens)
         prompt = to_langchain_messages(messages)
         options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
         if stop:

@@ -21,7 +21,13 @@ from reasoning_graph.errors import (
     ProviderError,
     ProviderResponseError,
 )
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.providers.base import (
+    ChatMessage,
+    Completion,
+    Generation,
+    TokenLogprob,
+    check_sampling,
+)
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
@@ -171,8 +177,7 @@ class LlamaCppProvider:
             ProviderError: the model file could not be loaded.
             ProviderResponseError: llama.cpp rejected the request (the prompt overflows n_ctx).
         """
-        if n < 1 or max_tokens < 1:
-            raise ConfigurationError(f"n and max_tokens must be at least 1, got {n}, {max_tokens}.")
+        check_sampling(n, max_tokens)
         base = secrets.randbelow(_SEED_MODULUS) if seed is None else seed
         request: dict[str, Any] = {
             "messages": [dict(message) for message in messages],

@@ -25,7 +25,13 @@ from reasoning_graph.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.providers.base import (
+    ChatMessage,
+    Completion,
+    Generation,
+    TokenLogprob,
+    check_sampling,
+)
 from reasoning_graph.providers.retry import (
     MalformedResponseError,
     RetryCounter,
@@ -238,11 +244,7 @@ class OpenAIProvider:
             ProviderResponseError: The server refused the request (a 4xx), or its answers
                 were still malformed after `max_attempts` tries.
         """
-        if n < 1 or max_tokens < 1 or not 0 <= top_logprobs <= 20:
-            raise ConfigurationError(
-                f"n={n!r} and max_tokens={max_tokens!r} must be >= 1 and "
-                f"top_logprobs={top_logprobs!r} between 0 and 20."
-            )
+        check_sampling(n, max_tokens, top_logprobs, max_top_logprobs=20)
         request = _Request(messages, max_tokens, temperature, stop, logprobs, top_logprobs)
         if n == 1 or not self._use_n or self._server_ignores_n:
             return await self._fan_out(request, n, seed, 0)
