@@ -34,11 +34,12 @@ from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.conversation import conversation_question, render_transcript
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.prompts import fence
-from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.langchain_chat import LangChainProvider
-from reasoning_graph.providers.llm_judge import LLMJudge
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, run_blocking
+from reasoning_graph.verifiers.base import Verifier
+from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 __all__ = ["ReasoningChatModel"]
 

@@ -16,9 +16,10 @@ from reasoning_graph.nodes.revise import make_revise_node
 from reasoning_graph.nodes.select import make_select_node
 from reasoning_graph.nodes.think import make_think_node
 from reasoning_graph.nodes.verify import make_verify_node
-from reasoning_graph.providers.base import Generator, StepVerifier, Verifier
-from reasoning_graph.providers.llm_judge import LLMJudge
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.state import InputState, OutputState, ReasoningState
+from reasoning_graph.verifiers.base import StepVerifier, Verifier
+from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 __all__ = ["create_reasoning_graph"]
 

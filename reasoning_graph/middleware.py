@@ -28,9 +28,10 @@ from reasoning_graph.config import ReasoningConfig, Strategy
 from reasoning_graph.conversation import conversation_question
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
-from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 from reasoning_graph.solve import build_config
+from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["ReasoningMiddleware", "When"]
 

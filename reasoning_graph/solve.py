@@ -28,7 +28,7 @@ from reasoning_graph.events import ReasoningEvent
 from reasoning_graph.graph import create_reasoning_graph
 from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import select_answer
-from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.result import Result
 from reasoning_graph.state import (
     Failure,
@@ -39,6 +39,7 @@ from reasoning_graph.state import (
 )
 from reasoning_graph.strategies import SEARCH_STRATEGIES
 from reasoning_graph.usage import merge_node_usage
+from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["asolve", "build_config", "run_blocking", "solve", "sqlite_checkpointer"]
 

@@ -8,9 +8,10 @@ from pydantic import BaseModel, Field
 from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.errors import ConfigurationError
-from reasoning_graph.providers.base import Generator, Verifier
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, run_blocking
+from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["DEFAULT_TOOL_DESCRIPTION", "ReasonInput", "evidence_summary", "reasoning_tool"]
 

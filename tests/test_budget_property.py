@@ -23,7 +23,7 @@ from reasoning_graph.config import STRATEGIES
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
-from reasoning_graph.providers.llm_judge import LLMJudge
+from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 SEARCH = ("beam_search", "lookahead", "dvts")
 MAX_STEPS = 8  # ReasoningConfig's default

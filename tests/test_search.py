@@ -25,18 +25,12 @@ from reasoning_graph.prompts import (
     SOLVE_SYSTEM_PROMPT,
     continue_messages,
 )
-from reasoning_graph.providers.base import (
-    ChatMessage,
-    Completion,
-    Generation,
-    StepVerdict,
-    StepVerifier,
-    Verdict,
-)
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation
 from reasoning_graph.providers.fake import FakeVerifier
 from reasoning_graph.steps import split_steps
 from reasoning_graph.strategies import beam_width, make_plan, next_action
 from reasoning_graph.usage import zero_usage
+from reasoning_graph.verifiers.base import StepVerdict, StepVerifier, Verdict
 
 LABEL = re.compile(r"beam (\w+)")
 

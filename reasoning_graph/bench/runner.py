@@ -39,10 +39,11 @@ from reasoning_graph.bench.datasets import Dataset, Example
 from reasoning_graph.bench.records import BenchCandidate, BenchRecord
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
-from reasoning_graph.providers.base import Generator, Verifier
-from reasoning_graph.providers.programmatic import ProgrammaticVerifier
+from reasoning_graph.providers.base import Generator
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, build_config
+from reasoning_graph.verifiers.base import Verifier
+from reasoning_graph.verifiers.programmatic import ProgrammaticVerifier
 
 VerifierFactory = Callable[[Example], Verifier]
 """A function of the example that returns the verifier for its runs."""

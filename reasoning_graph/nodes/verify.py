@@ -14,10 +14,10 @@ from reasoning_graph.errors import ProviderError
 from reasoning_graph.events import emit
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.nodes.think import failure_update
-from reasoning_graph.providers.base import StepVerifier, Verdict, Verifier
 from reasoning_graph.state import Candidate, Plan, ReasoningState
 from reasoning_graph.steps import aggregate_step_scores, check_aggregation, split_steps
 from reasoning_graph.usage import add_usage, zero_usage
+from reasoning_graph.verifiers.base import StepVerifier, Verdict, Verifier
 
 __all__ = ["make_verify_node"]
 

@@ -1,9 +1,10 @@
-"""The two interfaces every backend implements: `Generator` and `Verifier`.
+"""The interface every generator implements: `Generator`, and the completions it returns.
 
-A generator samples chat completions; a verifier scores a solution in [0, 1], and a step
-verifier (a process reward model, a step-grading judge) also scores each step. All are
-async and tiny, so a new backend is one file. Results are pydantic models at this edge and
-plain dicts inside the graph state.
+A generator samples chat completions. It is async and tiny, so a new backend is one file.
+Results are pydantic models at this edge and plain dicts inside the graph state. The verifier
+interfaces (`Verifier`, `StepVerifier`, `Verdict`, `StepVerdict`) live in
+`reasoning_graph.verifiers.base`; reading them from here still works for one release, with a
+`DeprecationWarning`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.messages import ChatMessage
+from reasoning_graph.providers._moved import moved_to as _moved_to
 from reasoning_graph.usage import TokenUsage
 
 __all__ = [
@@ -23,12 +25,11 @@ __all__ = [
     "Completion",
     "Generation",
     "Generator",
-    "StepVerdict",
-    "StepVerifier",
     "TokenLogprob",
-    "Verdict",
-    "Verifier",
 ]
+
+_VERIFIER_NAMES = ("StepVerdict", "StepVerifier", "Verdict", "Verifier")
+__getattr__ = _moved_to(__name__, dict.fromkeys(_VERIFIER_NAMES, "reasoning_graph.verifiers.base"))
 
 
 class TokenLogprob(BaseModel):
@@ -93,65 +94,6 @@ class Generator(Protocol):
         top_logprobs: int = 0,
     ) -> Generation:
         """Sample `n` completions of `messages`."""
-        ...
-
-
-class Verdict(BaseModel):
-    """A verifier's score of one solution, in [0, 1], with what it cost."""
-
-    model_config = ConfigDict(frozen=True)
-
-    score: float = Field(ge=0.0, le=1.0)
-    usage: TokenUsage
-    rationale: str | None = None
-
-
-@runtime_checkable
-class Verifier(Protocol):
-    """Scores a candidate solution to a question."""
-
-    @property
-    def reserve_tokens(self) -> int:
-        """Most completion tokens one `score` call may spend (0 when no model is called)."""
-        ...
-
-    async def score(self, question: str, solution: str) -> Verdict:
-        """Return how likely `solution` is a correct answer to `question`."""
-        ...
-
-
-class StepVerdict(BaseModel):
-    """A verifier's score of each step of one solution, each in [0, 1], with what it cost.
-
-    `step_scores` has one score per step given, in order. `aggregate_step_scores` in
-    `reasoning_graph.steps` folds them into one solution score.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    step_scores: list[float]
-    usage: TokenUsage
-    rationale: str | None = None
-
-    @field_validator("step_scores")
-    @classmethod
-    def _in_unit_interval(cls, scores: list[float]) -> list[float]:
-        bad = [s for s in scores if not 0.0 <= s <= 1.0]
-        if bad:
-            raise ValueError(f"step scores must lie in [0, 1]; got {bad[:3]!r}")
-        return scores
-
-
-@runtime_checkable
-class StepVerifier(Verifier, Protocol):
-    """A `Verifier` that also scores every step of a solution (process rewards).
-
-    `isinstance(verifier, StepVerifier)` tells whether a verifier can guide step-level
-    search; a plain `Verifier` still serves outcome-scored strategies.
-    """
-
-    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
-        """Return how likely each prefix `steps[:i + 1]` is still on a correct path."""
         ...
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Verdict
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation
 from reasoning_graph.usage import TokenUsage
+from reasoning_graph.verifiers.base import Verdict
 
 __all__ = ["FakeGenerator", "FakeVerifier", "GenerateCall"]
 

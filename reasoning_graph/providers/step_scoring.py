@@ -1,34 +1,8 @@
-"""A solution's score from its step scores, shared by the process-reward verifiers."""
+"""Moved to `reasoning_graph.verifiers.step_scoring`; this path works, with a `DeprecationWarning`,
+until the next release."""
 
-from __future__ import annotations
+from reasoning_graph.providers._moved import moved_to as _moved_to
+from reasoning_graph.verifiers import step_scoring as _new
 
-from reasoning_graph.providers.base import StepVerifier, Verdict
-from reasoning_graph.steps import (
-    DEFAULT_STEP_SEPARATOR,
-    StepAggregation,
-    aggregate_step_scores,
-    split_steps,
-)
-from reasoning_graph.usage import zero_usage
-
-__all__ = ["score_by_steps"]
-
-
-async def score_by_steps(
-    verifier: StepVerifier,
-    question: str,
-    solution: str,
-    *,
-    separator: str = DEFAULT_STEP_SEPARATOR,
-    aggregation: StepAggregation = "last",
-) -> Verdict:
-    """Split `solution` into steps, score each with `verifier`, aggregate.
-
-    An empty solution scores 0 without a call.
-    """
-    steps = split_steps(solution, separator=separator)
-    if not steps:
-        return Verdict(score=0.0, usage=zero_usage(), rationale="empty solution: no steps")
-    verdict = await verifier.score_steps(question, steps)
-    score = aggregate_step_scores(verdict.step_scores, aggregation)
-    return Verdict(score=score, usage=verdict.usage, rationale=verdict.rationale)
+__all__ = list(_new.__all__)
+__getattr__ = _moved_to(__name__, _new.__name__)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import pytest
 
 from reasoning_graph.errors import ConfigurationError, ProviderUnavailableError
-from reasoning_graph.providers.base import StepVerdict, Verdict
-from reasoning_graph.providers.ensemble import EnsembleVerifier
 from reasoning_graph.providers.fake import FakeVerifier
-from reasoning_graph.providers.programmatic import ProgrammaticVerifier
 from reasoning_graph.usage import zero_usage
+from reasoning_graph.verifiers.base import StepVerdict, Verdict
+from reasoning_graph.verifiers.ensemble import EnsembleVerifier
+from reasoning_graph.verifiers.programmatic import ProgrammaticVerifier
 
 
 class Down:

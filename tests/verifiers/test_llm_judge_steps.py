@@ -5,16 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from reasoning_graph.providers.base import (
-    ChatMessage,
-    Completion,
-    Generation,
-    StepVerifier,
-    TokenLogprob,
-)
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator
-from reasoning_graph.providers.llm_judge import LLMJudge
 from reasoning_graph.usage import TokenUsage
+from reasoning_graph.verifiers.base import StepVerifier
+from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 
 class LogprobGenerator:

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from reasoning_graph.errors import ConfigurationError
-from reasoning_graph.providers.base import StepVerifier, Verifier
-from reasoning_graph.providers.programmatic import ProgrammaticVerifier, answer_checker
+from reasoning_graph.verifiers.base import StepVerifier, Verifier
+from reasoning_graph.verifiers.programmatic import ProgrammaticVerifier, answer_checker
 
 
 async def test_bool_and_float_results_become_scores() -> None:

@@ -18,8 +18,8 @@ from reasoning_graph.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from reasoning_graph.providers.base import StepVerifier, Verifier
-from reasoning_graph.providers.reward_model import PRM_SYSTEM_PROMPT, RewardModelVerifier
+from reasoning_graph.verifiers.base import StepVerifier, Verifier
+from reasoning_graph.verifiers.reward_model import PRM_SYSTEM_PROMPT, RewardModelVerifier
 
 ROOT = "http://prm.test"
 MODEL = "Qwen/Qwen2.5-Math-PRM-7B"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from reasoning_graph.errors import ConfigurationError, ModelNotFoundError, ProviderResponseError
-from reasoning_graph.providers.base import StepVerifier
-from reasoning_graph.providers.transformers_reward import TransformersRewardVerifier
+from reasoning_graph.verifiers.base import StepVerifier
+from reasoning_graph.verifiers.transformers_reward import TransformersRewardVerifier
 
 MARKER_ID = 151651
 

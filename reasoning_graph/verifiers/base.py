@@ -1,0 +1,76 @@
+"""The interface every verifier implements: `Verifier`, and `StepVerifier` for process rewards.
+
+A verifier scores a solution in [0, 1]; a step verifier (a process reward model, a
+step-grading judge) also scores each step. Both are async and tiny, so a new backend is one
+file. Verdicts are pydantic models at this edge and plain numbers inside the graph state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from reasoning_graph.usage import TokenUsage
+
+__all__ = ["StepVerdict", "StepVerifier", "Verdict", "Verifier"]
+
+
+class Verdict(BaseModel):
+    """A verifier's score of one solution, in [0, 1], with what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    usage: TokenUsage
+    rationale: str | None = None
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores a candidate solution to a question."""
+
+    @property
+    def reserve_tokens(self) -> int:
+        """Most completion tokens one `score` call may spend (0 when no model is called)."""
+        ...
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        """Return how likely `solution` is a correct answer to `question`."""
+        ...
+
+
+class StepVerdict(BaseModel):
+    """A verifier's score of each step of one solution, each in [0, 1], with what it cost.
+
+    `step_scores` has one score per step given, in order. `aggregate_step_scores` in
+    `reasoning_graph.steps` folds them into one solution score.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    step_scores: list[float]
+    usage: TokenUsage
+    rationale: str | None = None
+
+    @field_validator("step_scores")
+    @classmethod
+    def _in_unit_interval(cls, scores: list[float]) -> list[float]:
+        bad = [s for s in scores if not 0.0 <= s <= 1.0]
+        if bad:
+            raise ValueError(f"step scores must lie in [0, 1]; got {bad[:3]!r}")
+        return scores
+
+
+@runtime_checkable
+class StepVerifier(Verifier, Protocol):
+    """A `Verifier` that also scores every step of a solution (process rewards).
+
+    `isinstance(verifier, StepVerifier)` tells whether a verifier can guide step-level
+    search; a plain `Verifier` still serves outcome-scored strategies.
+    """
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        """Return how likely each prefix `steps[:i + 1]` is still on a correct path."""
+        ...

@@ -1,0 +1,416 @@
+"""`RewardModelVerifier`: a process or outcome reward model served over HTTP by vLLM.
+
+vLLM serves reward models with its pooling runner (`vllm serve MODEL --runner pooling`), at
+the server root, not under `/v1`:
+
+- process rewards: `POST /pooling` with `"task": "token_classify"`. A PRM such as
+  Qwen2.5-Math-PRM uses STEP pooling (`step_tag_id` = the `<extra_0>` token), so `data[0].data`
+  holds one row of class probabilities per step marker; with ALL pooling it holds one row
+  per prompt token, and the rows at the marker's positions (found with `POST /tokenize`) are
+  the step scores.
+- outcome rewards: `POST /classify`; `data[0].probs` are the class probabilities.
+
+Any HTTP reward endpoint that answers with the same shapes works too. The bodies are read by
+`reasoning_graph.verifiers.vllm_pooling`; this module makes the requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, get_args
+
+import httpx
+from pydantic import SecretStr
+
+from reasoning_graph.errors import (
+    ConfigurationError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
+from reasoning_graph.messages import ChatMessage
+from reasoning_graph.providers.retry import (
+    MalformedResponseError,
+    RetryCounter,
+    async_retrying,
+    is_retryable,
+)
+from reasoning_graph.steps import (
+    DEFAULT_STEP_SEPARATOR,
+    StepAggregation,
+    check_aggregation,
+)
+from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
+from reasoning_graph.verifiers.base import StepVerdict, Verdict
+from reasoning_graph.verifiers.step_scoring import score_by_steps
+from reasoning_graph.verifiers.vllm_pooling import (
+    classify_probs,
+    error_message,
+    marker_rows,
+    pooling_rows,
+    pooling_usage,
+    row_probability,
+    token_ids,
+)
+
+__all__ = ["PRM_SYSTEM_PROMPT", "PromptFormat", "RewardKind", "RewardModelVerifier"]
+
+RewardKind = Literal["process", "outcome"]
+"""`"process"`: a PRM scoring every step (`/pooling`); `"outcome"`: an ORM scoring the whole
+solution (`/classify`)."""
+
+PromptFormat = Literal["chat", "text"]
+"""`"chat"`: send `messages` and let the server apply the model's chat template (Qwen2.5-Math
+PRM/RM); `"text"`: send the question and steps as one plain string (Math-Shepherd)."""
+
+PRM_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+"""The system prompt the Qwen2.5-Math reward models were trained with."""
+
+
+class _NotJSONError(Exception):
+    """A body that is not JSON by its content type: a wrong URL serving a web page. Final."""
+
+
+class RewardModelVerifier:
+    """Score solutions with a reward model served by vLLM's pooling runner.
+
+    A process reward model (`kind="process"`) scores each step: the solution is split with
+    `step_separator`, the steps are joined with `step_marker` after each one (Qwen2.5-Math-PRM:
+    `<extra_0>`; Math-Shepherd: `" ки"`), and the score of a step is the positive-class
+    probability at its marker. `score()` folds the step scores with `aggregation`. An outcome
+    reward model (`kind="outcome"`) scores the whole solution; its `score_steps()` scores each
+    prefix of the steps, one request per step.
+
+    A reward model generates nothing, so `reserve_tokens` is 0. Usage reports the prompt tokens
+    the server counted and one call per successful scoring request.
+
+    Retries follow `reasoning_graph.providers.retry`: 408, 429 (honouring `Retry-After`), 5xx,
+    timeouts, lost connections and garbled JSON get another attempt; other 4xx are final.
+
+    Example:
+        ```python
+        # vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling
+        prm = RewardModelVerifier("http://localhost:8000", "Qwen/Qwen2.5-Math-PRM-7B")
+        verdict = await prm.score_steps("What is 2 + 2?", ["2 + 2 = 4.", "The answer is 4."])
+        verdict.step_scores  # e.g. [0.98, 0.97]
+        ```
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        kind: RewardKind = "process",
+        step_separator: str = DEFAULT_STEP_SEPARATOR,
+        step_marker: str = "<extra_0>",
+        step_token_id: int | None = None,
+        prompt_format: PromptFormat = "chat",
+        system_prompt: str | None = PRM_SYSTEM_PROMPT,
+        positive_index: int = 1,
+        aggregation: StepAggregation = "last",
+        api_key: str | SecretStr | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        max_concurrency: int = 16,
+        timeout_s: float = 60.0,
+        max_attempts: int = 4,
+        retry_backoff_s: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        """Configure the verifier; no request is made until a score is asked for.
+
+        Args:
+            base_url: The server, with or without a trailing `/v1` (stripped: the pooling
+                routes sit at the root), e.g. `"http://localhost:8000"`.
+            model: The served model name.
+            kind: `"process"` or `"outcome"`; see `RewardKind`.
+            step_separator: What separates steps in a solution given to `score()`.
+            step_marker: Text put after every step, where the PRM reads a step's score.
+            step_token_id: The marker's token id, used only when the server returns one row per
+                token (ALL pooling). Defaults to asking the server's `/tokenize` once.
+            prompt_format: `"chat"` or `"text"`; see `PromptFormat`.
+            system_prompt: System message of the `"chat"` format; `None` sends none.
+            positive_index: Which class probability means "correct" (Qwen PRM: 1). A row with
+                a single value is taken as the score itself.
+            aggregation: How `score()` folds the step scores; see `StepAggregation`.
+            api_key: Sent as a bearer token when given. Never shown in repr or errors.
+            http_client: An `httpx.AsyncClient` to send with, never closed here. Defaults to
+                one client per event loop.
+            max_concurrency: Most requests in flight at once (per event loop).
+            timeout_s: Seconds one HTTP request may take before it is retried.
+            max_attempts: Tries per request, the first included.
+            retry_backoff_s: First wait between attempts without a `Retry-After` hint.
+            sleep: Coroutine function that waits between attempts; tests pass a recorder.
+
+        Raises:
+            ConfigurationError: An option is out of range or not one of its choices.
+        """
+        if kind not in get_args(RewardKind):
+            raise ConfigurationError(f"kind={kind!r} is not one of 'process', 'outcome'.")
+        if prompt_format not in get_args(PromptFormat):
+            raise ConfigurationError(f"prompt_format={prompt_format!r} is not 'chat' or 'text'.")
+        check_aggregation(aggregation)
+        if not model:
+            raise ConfigurationError("model is empty; pass the served reward model's name.")
+        if not step_marker or not step_separator:
+            raise ConfigurationError("step_marker and step_separator must not be empty.")
+        for name, value in (("max_concurrency", max_concurrency), ("max_attempts", max_attempts)):
+            if value < 1:
+                raise ConfigurationError(f"{name}={value!r} must be an integer >= 1.")
+        if timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s={timeout_s!r} must be > 0 seconds.")
+        if positive_index < 0:
+            raise ConfigurationError(f"positive_index={positive_index!r} must be >= 0.")
+        root = base_url.rstrip("/")
+        if root.endswith("/v1"):
+            root = root[: -len("/v1")]
+        if not root.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"base_url={base_url!r} must be an http(s) URL, e.g. 'http://localhost:8000'."
+            )
+        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
+        self._root = root
+        self._model = model
+        self._kind: RewardKind = kind
+        self._separator = step_separator
+        self._marker = step_marker
+        self._marker_id = step_token_id
+        self._format: PromptFormat = prompt_format
+        self._system_prompt = system_prompt
+        self._positive = positive_index
+        self._aggregation: StepAggregation = aggregation
+        self._api_key = secret
+        self._shared_client = http_client
+        self._max_concurrency = max_concurrency
+        self._timeout_s = timeout_s
+        self._max_attempts = max_attempts
+        self._backoff_s = retry_backoff_s
+        self._sleep = sleep or asyncio.sleep
+        self._retries = RetryCounter()
+        self._loops: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
+
+    @property
+    def reserve_tokens(self) -> int:
+        """0: a reward model generates no tokens."""
+        return 0
+
+    @property
+    def base_url(self) -> str:
+        """The server root the routes are posted to."""
+        return self._root
+
+    @property
+    def retries(self) -> RetryCounter:
+        """Retries spent so far, in total and by reason."""
+        return self._retries
+
+    def __repr__(self) -> str:
+        return (
+            f"RewardModelVerifier({self._root!r}, {self._model!r}, kind={self._kind!r}, "
+            f"aggregation={self._aggregation!r})"
+        )
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        """Score `solution`: the aggregated step scores (process) or the classifier's (outcome).
+
+        Raises:
+            ProviderUnavailableError: The server is unreachable or still failing after retries.
+            ProviderResponseError: The server refused the request or answered with an
+                unusable body.
+        """
+        if self._kind == "outcome":
+            probability, usage = await self._classify(question, solution)
+            return Verdict(
+                score=probability, usage=usage, rationale=f"P(correct)={probability:.3f}"
+            )
+        return await score_by_steps(
+            self, question, solution, separator=self._separator, aggregation=self._aggregation
+        )
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        """Score each step of a solution given as `steps`.
+
+        Returns:
+            One score per step; no request is made for no steps.
+
+        Raises:
+            ProviderUnavailableError: The server is unreachable or still failing after retries.
+            ProviderResponseError: The server refused the request, or returned rows that do
+                not match the steps (the message says how to serve the model).
+        """
+        clean = [step.replace(self._marker, " ").strip() for step in steps]
+        if not clean:
+            return StepVerdict(step_scores=[], usage=zero_usage())
+        if self._kind == "outcome":
+            prefixes = [self._separator.join(clean[: i + 1]) for i in range(len(clean))]
+            parts = await asyncio.gather(*(self._classify(question, p) for p in prefixes))
+            usage = zero_usage()
+            for _, part_usage in parts:
+                usage = add_usage(usage, part_usage)
+            scores = [p for p, _ in parts]
+        else:
+            scores, usage = await self._token_classify(question, clean)
+        shown = ", ".join(f"{s:.3f}" for s in scores)
+        return StepVerdict(step_scores=scores, usage=usage, rationale=f"step scores: {shown}")
+
+    async def aclose(self) -> None:
+        """Close the client made for the running event loop (a passed `http_client` stays open)."""
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None and state[1] is not self._shared_client:
+            await state[1].aclose()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _prompt(self, question: str, answer: str) -> dict[str, Any]:
+        """The request's input part: `messages` (chat format) or `input` (text format)."""
+        if self._format == "text":
+            return {"input": f"{question} {answer}"}
+        messages: list[ChatMessage] = []
+        if self._system_prompt is not None:
+            messages.append({"role": "system", "content": self._system_prompt})
+        messages += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+        return {"messages": messages}
+
+    async def _classify(self, question: str, solution: str) -> tuple[float, TokenUsage]:
+        """`POST /classify`; the positive class probability of the first result."""
+        body = await self._post(
+            "/classify", {"model": self._model, **self._prompt(question, solution)}
+        )
+        probs = classify_probs(body, where=self._where("/classify"))
+        return self._probability(probs, "/classify"), pooling_usage(body)
+
+    async def _token_classify(
+        self, question: str, steps: list[str]
+    ) -> tuple[list[float], TokenUsage]:
+        """`POST /pooling` with `token_classify`; the rows at the step markers."""
+        answer = "".join(f"{step}{self._marker}" for step in steps)
+        prompt = self._prompt(question, answer)
+        body = await self._post(
+            "/pooling", {"model": self._model, "task": "token_classify", **prompt}
+        )
+        rows = pooling_rows(body, where=self._where("/pooling"))
+        if len(rows) != len(steps):
+            rows = await self._rows_at_markers(rows, prompt, len(steps))
+        return [self._probability(row, "/pooling") for row in rows], pooling_usage(body)
+
+    async def _rows_at_markers(
+        self, rows: list[Any], prompt: dict[str, Any], expected: int
+    ) -> list[Any]:
+        """Pick the rows at the marker token's positions (the server pooled ALL tokens)."""
+        if self._marker_id is None:
+            marker = await self._tokenize(
+                {"prompt": self._marker.strip(), "add_special_tokens": False}
+            )
+            if len(marker) != 1:
+                raise ProviderResponseError(
+                    f"step_marker={self._marker!r} is {len(marker)} tokens for {self._model!r}; "
+                    "pass step_token_id=... for the token the PRM scores at."
+                )
+            self._marker_id = marker[0]
+        if "input" in prompt:
+            tokens = await self._tokenize({"prompt": prompt["input"]})
+        else:
+            tokens = await self._tokenize({"messages": prompt["messages"]})
+        return marker_rows(rows, tokens, self._marker_id, expected, where=self._where("/pooling"))
+
+    async def _tokenize(self, request: dict[str, Any]) -> list[int]:
+        body = await self._post("/tokenize", {"model": self._model, **request})
+        return token_ids(body, where=f"{self._root}/tokenize")
+
+    def _probability(self, row: list[Any], route: str) -> float:
+        """The positive-class probability of one row, checked to lie in [0, 1]."""
+        return row_probability(row, self._positive, where=self._where(route))
+
+    def _where(self, route: str) -> str:
+        """How messages name a route: `"ROOT/ROUTE (model 'NAME')"`."""
+        return f"{self._root}{route} (model {self._model!r})"
+
+    async def _post(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST `payload` to `route` under the retry policy; the JSON body."""
+        semaphore, client = self._loop_state()
+        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
+        if not self._api_key.get_secret_value():
+            headers = {}
+        attempts = 0
+        retrying = async_retrying(
+            max_attempts=self._max_attempts,
+            backoff_s=self._backoff_s,
+            sleep=self._sleep,
+            on_retry=self._retries.record,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    async with semaphore:
+                        response = await client.post(
+                            f"{self._root}{route}",
+                            json=payload,
+                            headers=headers,
+                            timeout=self._timeout_s,
+                        )
+                    return _json_body(response)
+        except (httpx.HTTPError, ValueError, MalformedResponseError, _NotJSONError) as exc:
+            raise self._translate(exc, route, attempts) from exc
+        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _loop_state(self) -> tuple[asyncio.Semaphore, httpx.AsyncClient]:
+        loop = asyncio.get_running_loop()
+        state = self._loops.get(loop)
+        if state is None:
+            client = self._shared_client or httpx.AsyncClient()
+            state = (asyncio.Semaphore(self._max_concurrency), client)
+            self._loops[loop] = state
+        return state
+
+    def _translate(self, exc: Exception, route: str, attempts: int) -> Exception:
+        where = self._where(route)
+        if isinstance(exc, httpx.HTTPStatusError) and not is_retryable(exc):
+            status = exc.response.status_code
+            hint = {
+                401: "Check the API key (api_key=...).",
+                403: "Check that the API key may use this model.",
+                404: "Check that base_url is the server root and that the server runs a pooling "
+                "model (vllm serve MODEL --runner pooling).",
+            }.get(status, "Check that the served model supports this task and the model name.")
+            return ProviderResponseError(
+                f"{where} refused the request with HTTP {status}: "
+                f"{_error_detail(exc.response)}. {hint}"
+            )
+        if isinstance(exc, (MalformedResponseError, _NotJSONError, ValueError)):
+            return ProviderResponseError(
+                f"{where} answered with something unusable after {attempts} attempt(s): {exc}. "
+                "Check that base_url points at a vLLM pooling server's root."
+            )
+        return ProviderUnavailableError(
+            f"{where} still failing after {attempts} attempt(s): {type(exc).__name__}: {exc}. "
+            "Check that the server is up and reachable, or raise max_attempts / timeout_s."
+        )
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    """The response's JSON object; raises what the retry policy understands."""
+    response.raise_for_status()
+    content_type = response.headers.get("content-type", "")
+    if "json" not in content_type:
+        raise _NotJSONError(f"a body that is not JSON ({content_type!r}): {response.text[:80]!r}")
+    body = json.loads(response.text)  # JSONDecodeError: cut short or garbled, retried
+    if not isinstance(body, dict):
+        raise ValueError(f"JSON that is not an object: {response.text[:80]!r}")
+    return body
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The error message of a refused request's body, or its text when that is not JSON."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    return error_message(body)
