@@ -36,21 +36,4 @@ __all__ = [
     "make_generator",
 ]
 
-__getattr__ = _moved_to(
-    __name__,
-    {
-        name: "reasoning_graph.verifiers"
-        for name in (
-            "EnsembleVerifier",
-            "LLMJudge",
-            "ProgrammaticVerifier",
-            "RewardModelVerifier",
-            "StepVerdict",
-            "StepVerifier",
-            "TransformersRewardVerifier",
-            "Verdict",
-            "Verifier",
-            "answer_checker",
-        )
-    },
-)
+__getattr__ = _moved_to(__name__, "reasoning_graph.verifiers")

@@ -1,30 +1,32 @@
 """Old import paths of names that moved, kept for one release with a `DeprecationWarning`.
 
 The verifiers moved from `reasoning_graph.providers` to `reasoning_graph.verifiers`. An old
-module path becomes a module whose `__getattr__` is `moved_to(...)`: every name read through
-it warns, naming the new path, and returns the very object the new path holds.
+path's module gets `__getattr__ = moved_to(__name__, NEW_MODULE)`: every public name of the
+new module (its `__all__`) read through the old one warns, naming the new path, and is the
+very object the new path holds.
 """
 
 from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["moved_to"]
 
 
-def moved_to(old: str, new: str | Mapping[str, str]) -> Callable[[str], Any]:
-    """Build a module `__getattr__` that forwards moved names with a `DeprecationWarning`.
+def moved_to(old: str, new: str) -> Callable[[str], Any]:
+    """Build a module `__getattr__` that forwards the names of `new` with a deprecation warning.
 
     Args:
         old: The old module's name (its `__name__`).
-        new: The module every name moved to, or a mapping from each moved name to the
-            module it moved to (names not in it are not forwarded).
+        new: The module the names moved to; the names of its `__all__` are forwarded, on
+            first use (so the old module does not import the new one until asked).
 
     Returns:
-        The `__getattr__` to assign in the old module.
+        The `__getattr__` to assign in the old module; it raises `AttributeError` for any
+        other name.
 
     Example:
         ```python
@@ -33,16 +35,16 @@ def moved_to(old: str, new: str | Mapping[str, str]) -> Callable[[str], Any]:
     """
 
     def __getattr__(name: str) -> Any:
-        target = new if isinstance(new, str) else new.get(name)
-        if target is None or name.startswith("__"):
-            raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(target), name)  # AttributeError if absent
-        warnings.warn(
-            f"{old}.{name} moved to {target}.{name}; import it from there "
-            f"(the old path goes away in the next release)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return value
+        if not name.startswith("_"):
+            target = importlib.import_module(new)
+            if name in getattr(target, "__all__", ()):
+                warnings.warn(
+                    f"{old}.{name} moved to {new}.{name}; import it from there "
+                    "(the old path goes away in the next release)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                return getattr(target, name)
+        raise AttributeError(f"module {old!r} has no attribute {name!r}")
 
     return __getattr__

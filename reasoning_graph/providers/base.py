@@ -28,8 +28,7 @@ __all__ = [
     "TokenLogprob",
 ]
 
-_VERIFIER_NAMES = ("StepVerdict", "StepVerifier", "Verdict", "Verifier")
-__getattr__ = _moved_to(__name__, dict.fromkeys(_VERIFIER_NAMES, "reasoning_graph.verifiers.base"))
+__getattr__ = _moved_to(__name__, "reasoning_graph.verifiers.base")
 
 
 class TokenLogprob(BaseModel):

@@ -99,8 +99,32 @@ class LLMJudge:
 
     async def score(self, question: str, solution: str) -> Verdict:
         """Ask the judge model for a verdict on `solution`."""
+        return await self._verdict(judge_messages(question, solution))
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        """Ask the judge model for a verdict on each step, given the steps before it.
+
+        Returns:
+            One score per step (P(Yes) where log-probabilities are given, else 1.0, 0.0 or
+            0.5 for a parsed Yes, No or neither) and the usage of every request.
+        """
+        steps = list(steps)
+        verdicts = await asyncio.gather(
+            *(self._verdict(step_judge_messages(question, steps, i)) for i in range(len(steps)))
+        )
+        usage = zero_usage()
+        for verdict in verdicts:
+            usage = add_usage(usage, verdict.usage)
+        return StepVerdict(
+            step_scores=[v.score for v in verdicts],
+            usage=usage,
+            rationale=" | ".join(v.rationale or "" for v in verdicts) or None,
+        )
+
+    async def _verdict(self, messages: list[ChatMessage]) -> Verdict:
+        """One greedy verdict: P(Yes) from the logprobs where given, else the parsed text."""
         generation = await self._generator.generate(
-            judge_messages(question, solution),
+            messages,
             n=1,
             max_tokens=self._max_tokens,
             temperature=0.0,
@@ -112,41 +136,6 @@ class LLMJudge:
         probability = _verdict_probability(completion)
         score = probability if probability is not None else _parsed_verdict(completion.text)
         return Verdict(score=score, usage=generation.usage, rationale=completion.text.strip())
-
-    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
-        """Ask the judge model for a verdict on each step, given the steps before it.
-
-        Returns:
-            One score per step (P(Yes) where log-probabilities are given, else 1.0, 0.0 or
-            0.5 for a parsed Yes, No or neither) and the usage of every request.
-        """
-        steps = list(steps)
-        generations = await asyncio.gather(
-            *(
-                self._generator.generate(
-                    step_judge_messages(question, steps, index),
-                    n=1,
-                    max_tokens=self._max_tokens,
-                    temperature=0.0,
-                    seed=0,
-                    logprobs=self._logprobs,
-                    top_logprobs=10 if self._logprobs else 0,
-                )
-                for index in range(len(steps))
-            )
-        )
-        scores: list[float] = []
-        verdicts: list[str] = []
-        usage = zero_usage()
-        for generation in generations:
-            completion = generation.completions[0]
-            probability = _verdict_probability(completion)
-            scores.append(
-                probability if probability is not None else _parsed_verdict(completion.text)
-            )
-            verdicts.append(completion.text.strip())
-            usage = add_usage(usage, generation.usage)
-        return StepVerdict(step_scores=scores, usage=usage, rationale=" | ".join(verdicts) or None)
 
     async def aclose(self) -> None:
         """Close what the judge's generator holds for the running event loop, if anything."""

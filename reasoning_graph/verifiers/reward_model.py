@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, get_args
+from collections.abc import Awaitable, Callable
+from typing import Any, Unpack
 
 import httpx
 from pydantic import SecretStr
@@ -30,50 +30,46 @@ from reasoning_graph.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from reasoning_graph.messages import ChatMessage
 from reasoning_graph.providers.retry import (
     MalformedResponseError,
     RetryCounter,
     async_retrying,
     is_retryable,
 )
-from reasoning_graph.steps import (
-    DEFAULT_STEP_SEPARATOR,
-    StepAggregation,
-    check_aggregation,
+from reasoning_graph.usage import TokenUsage
+from reasoning_graph.verifiers.reward_format import (
+    PRM_SYSTEM_PROMPT,
+    PromptFormat,
+    RewardFormat,
+    RewardKind,
+    RewardModel,
+    RewardOptions,
 )
-from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
-from reasoning_graph.verifiers.base import StepVerdict, Verdict
-from reasoning_graph.verifiers.step_scoring import score_by_steps
 from reasoning_graph.verifiers.vllm_pooling import (
     classify_probs,
     error_message,
     marker_rows,
     pooling_rows,
     pooling_usage,
-    row_probability,
     token_ids,
 )
 
-__all__ = ["PRM_SYSTEM_PROMPT", "PromptFormat", "RewardKind", "RewardModelVerifier"]
+__all__ = [
+    "PRM_SYSTEM_PROMPT",
+    "PromptFormat",
+    "RewardKind",
+    "RewardModelVerifier",
+    "RewardOptions",
+]
 
-RewardKind = Literal["process", "outcome"]
-"""`"process"`: a PRM scoring every step (`/pooling`); `"outcome"`: an ORM scoring the whole
-solution (`/classify`)."""
-
-PromptFormat = Literal["chat", "text"]
-"""`"chat"`: send `messages` and let the server apply the model's chat template (Qwen2.5-Math
-PRM/RM); `"text"`: send the question and steps as one plain string (Math-Shepherd)."""
-
-PRM_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
-"""The system prompt the Qwen2.5-Math reward models were trained with."""
+_ACTIVATION_HINT = ", and that the server applies the activation (use_activation is on by default)"
 
 
 class _NotJSONError(Exception):
     """A body that is not JSON by its content type: a wrong URL serving a web page. Final."""
 
 
-class RewardModelVerifier:
+class RewardModelVerifier(RewardModel):
     """Score solutions with a reward model served by vLLM's pooling runner.
 
     A process reward model (`kind="process"`) scores each step: the solution is split with
@@ -103,14 +99,7 @@ class RewardModelVerifier:
         base_url: str,
         model: str,
         *,
-        kind: RewardKind = "process",
-        step_separator: str = DEFAULT_STEP_SEPARATOR,
-        step_marker: str = "<extra_0>",
         step_token_id: int | None = None,
-        prompt_format: PromptFormat = "chat",
-        system_prompt: str | None = PRM_SYSTEM_PROMPT,
-        positive_index: int = 1,
-        aggregation: StepAggregation = "last",
         api_key: str | SecretStr | None = None,
         http_client: httpx.AsyncClient | None = None,
         max_concurrency: int = 16,
@@ -118,6 +107,7 @@ class RewardModelVerifier:
         max_attempts: int = 4,
         retry_backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        **options: Unpack[RewardOptions],
     ) -> None:
         """Configure the verifier; no request is made until a score is asked for.
 
@@ -125,16 +115,8 @@ class RewardModelVerifier:
             base_url: The server, with or without a trailing `/v1` (stripped: the pooling
                 routes sit at the root), e.g. `"http://localhost:8000"`.
             model: The served model name.
-            kind: `"process"` or `"outcome"`; see `RewardKind`.
-            step_separator: What separates steps in a solution given to `score()`.
-            step_marker: Text put after every step, where the PRM reads a step's score.
             step_token_id: The marker's token id, used only when the server returns one row per
                 token (ALL pooling). Defaults to asking the server's `/tokenize` once.
-            prompt_format: `"chat"` or `"text"`; see `PromptFormat`.
-            system_prompt: System message of the `"chat"` format; `None` sends none.
-            positive_index: Which class probability means "correct" (Qwen PRM: 1). A row with
-                a single value is taken as the score itself.
-            aggregation: How `score()` folds the step scores; see `StepAggregation`.
             api_key: Sent as a bearer token when given. Never shown in repr or errors.
             http_client: An `httpx.AsyncClient` to send with, never closed here. Defaults to
                 one client per event loop.
@@ -143,26 +125,21 @@ class RewardModelVerifier:
             max_attempts: Tries per request, the first included.
             retry_backoff_s: First wait between attempts without a `Retry-After` hint.
             sleep: Coroutine function that waits between attempts; tests pass a recorder.
+            **options: The prompt format (`kind`, `step_separator`, `step_marker`,
+                `prompt_format`, `system_prompt`, `positive_index`, `aggregation`); each
+                omitted one takes its `RewardFormat` default (a Qwen2.5-Math PRM's).
 
         Raises:
             ConfigurationError: An option is out of range or not one of its choices.
         """
-        if kind not in get_args(RewardKind):
-            raise ConfigurationError(f"kind={kind!r} is not one of 'process', 'outcome'.")
-        if prompt_format not in get_args(PromptFormat):
-            raise ConfigurationError(f"prompt_format={prompt_format!r} is not 'chat' or 'text'.")
-        check_aggregation(aggregation)
+        self._format = RewardFormat(**options)
         if not model:
             raise ConfigurationError("model is empty; pass the served reward model's name.")
-        if not step_marker or not step_separator:
-            raise ConfigurationError("step_marker and step_separator must not be empty.")
         for name, value in (("max_concurrency", max_concurrency), ("max_attempts", max_attempts)):
             if value < 1:
                 raise ConfigurationError(f"{name}={value!r} must be an integer >= 1.")
         if timeout_s <= 0:
             raise ConfigurationError(f"timeout_s={timeout_s!r} must be > 0 seconds.")
-        if positive_index < 0:
-            raise ConfigurationError(f"positive_index={positive_index!r} must be >= 0.")
         root = base_url.rstrip("/")
         if root.endswith("/v1"):
             root = root[: -len("/v1")]
@@ -173,14 +150,7 @@ class RewardModelVerifier:
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         self._root = root
         self._model = model
-        self._kind: RewardKind = kind
-        self._separator = step_separator
-        self._marker = step_marker
         self._marker_id = step_token_id
-        self._format: PromptFormat = prompt_format
-        self._system_prompt = system_prompt
-        self._positive = positive_index
-        self._aggregation: StepAggregation = aggregation
         self._api_key = secret
         self._shared_client = http_client
         self._max_concurrency = max_concurrency
@@ -194,11 +164,6 @@ class RewardModelVerifier:
         ] = weakref.WeakKeyDictionary()
 
     @property
-    def reserve_tokens(self) -> int:
-        """0: a reward model generates no tokens."""
-        return 0
-
-    @property
     def base_url(self) -> str:
         """The server root the routes are posted to."""
         return self._root
@@ -210,52 +175,9 @@ class RewardModelVerifier:
 
     def __repr__(self) -> str:
         return (
-            f"RewardModelVerifier({self._root!r}, {self._model!r}, kind={self._kind!r}, "
-            f"aggregation={self._aggregation!r})"
+            f"RewardModelVerifier({self._root!r}, {self._model!r}, kind={self._format.kind!r}, "
+            f"aggregation={self._format.aggregation!r})"
         )
-
-    async def score(self, question: str, solution: str) -> Verdict:
-        """Score `solution`: the aggregated step scores (process) or the classifier's (outcome).
-
-        Raises:
-            ProviderUnavailableError: The server is unreachable or still failing after retries.
-            ProviderResponseError: The server refused the request or answered with an
-                unusable body.
-        """
-        if self._kind == "outcome":
-            probability, usage = await self._classify(question, solution)
-            return Verdict(
-                score=probability, usage=usage, rationale=f"P(correct)={probability:.3f}"
-            )
-        return await score_by_steps(
-            self, question, solution, separator=self._separator, aggregation=self._aggregation
-        )
-
-    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
-        """Score each step of a solution given as `steps`.
-
-        Returns:
-            One score per step; no request is made for no steps.
-
-        Raises:
-            ProviderUnavailableError: The server is unreachable or still failing after retries.
-            ProviderResponseError: The server refused the request, or returned rows that do
-                not match the steps (the message says how to serve the model).
-        """
-        clean = [step.replace(self._marker, " ").strip() for step in steps]
-        if not clean:
-            return StepVerdict(step_scores=[], usage=zero_usage())
-        if self._kind == "outcome":
-            prefixes = [self._separator.join(clean[: i + 1]) for i in range(len(clean))]
-            parts = await asyncio.gather(*(self._classify(question, p) for p in prefixes))
-            usage = zero_usage()
-            for _, part_usage in parts:
-                usage = add_usage(usage, part_usage)
-            scores = [p for p, _ in parts]
-        else:
-            scores, usage = await self._token_classify(question, clean)
-        shown = ", ".join(f"{s:.3f}" for s in scores)
-        return StepVerdict(step_scores=scores, usage=usage, rationale=f"step scores: {shown}")
 
     async def aclose(self) -> None:
         """Close the client made for the running event loop (a passed `http_client` stays open)."""
@@ -266,19 +188,11 @@ class RewardModelVerifier:
     # -- requests ---------------------------------------------------------------------------
 
     def _prompt(self, question: str, answer: str) -> dict[str, Any]:
-        """The request's input part: `messages` (chat format) or `input` (text format)."""
-        if self._format == "text":
-            return {"input": f"{question} {answer}"}
-        messages: list[ChatMessage] = []
-        if self._system_prompt is not None:
-            messages.append({"role": "system", "content": self._system_prompt})
-        messages += [
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer},
-        ]
-        return {"messages": messages}
+        """The request's input part: `input` (text format) or `messages` (chat format)."""
+        prompt = self._format.prompt(question, answer)
+        return {"input": prompt} if isinstance(prompt, str) else {"messages": prompt}
 
-    async def _classify(self, question: str, solution: str) -> tuple[float, TokenUsage]:
+    async def _outcome(self, question: str, solution: str) -> tuple[float, TokenUsage]:
         """`POST /classify`; the positive class probability of the first result."""
         body = await self._post(
             "/classify", {"model": self._model, **self._prompt(question, solution)}
@@ -286,12 +200,9 @@ class RewardModelVerifier:
         probs = classify_probs(body, where=self._where("/classify"))
         return self._probability(probs, "/classify"), pooling_usage(body)
 
-    async def _token_classify(
-        self, question: str, steps: list[str]
-    ) -> tuple[list[float], TokenUsage]:
+    async def _process(self, question: str, steps: list[str]) -> tuple[list[float], TokenUsage]:
         """`POST /pooling` with `token_classify`; the rows at the step markers."""
-        answer = "".join(f"{step}{self._marker}" for step in steps)
-        prompt = self._prompt(question, answer)
+        prompt = self._prompt(question, self._format.marked(steps))
         body = await self._post(
             "/pooling", {"model": self._model, "task": "token_classify", **prompt}
         )
@@ -306,11 +217,12 @@ class RewardModelVerifier:
         """Pick the rows at the marker token's positions (the server pooled ALL tokens)."""
         if self._marker_id is None:
             marker = await self._tokenize(
-                {"prompt": self._marker.strip(), "add_special_tokens": False}
+                {"prompt": self._format.step_marker.strip(), "add_special_tokens": False}
             )
             if len(marker) != 1:
                 raise ProviderResponseError(
-                    f"step_marker={self._marker!r} is {len(marker)} tokens for {self._model!r}; "
+                    f"step_marker={self._format.step_marker!r} is {len(marker)} tokens for "
+                    f"{self._model!r}; "
                     "pass step_token_id=... for the token the PRM scores at."
                 )
             self._marker_id = marker[0]
@@ -326,7 +238,7 @@ class RewardModelVerifier:
 
     def _probability(self, row: list[Any], route: str) -> float:
         """The positive-class probability of one row, checked to lie in [0, 1]."""
-        return row_probability(row, self._positive, where=self._where(route))
+        return self._format.probability(row, where=self._where(route), hint=_ACTIVATION_HINT)
 
     def _where(self, route: str) -> str:
         """How messages name a route: `"ROOT/ROUTE (model 'NAME')"`."""

@@ -11,23 +11,12 @@ import asyncio
 import importlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol, Unpack
 
 from reasoning_graph.errors import ConfigurationError, ModelNotFoundError, ProviderResponseError
 from reasoning_graph.messages import ChatMessage
-from reasoning_graph.steps import (
-    DEFAULT_STEP_SEPARATOR,
-    StepAggregation,
-    check_aggregation,
-)
-from reasoning_graph.usage import TokenUsage, zero_usage
-from reasoning_graph.verifiers.base import StepVerdict, Verdict
-from reasoning_graph.verifiers.reward_model import (
-    PRM_SYSTEM_PROMPT,
-    PromptFormat,
-    RewardKind,
-)
-from reasoning_graph.verifiers.step_scoring import score_by_steps
+from reasoning_graph.usage import TokenUsage
+from reasoning_graph.verifiers.reward_format import RewardFormat, RewardModel, RewardOptions
 
 __all__ = ["RewardForward", "RewardTokenizer", "TransformersRewardVerifier"]
 
@@ -52,7 +41,7 @@ class RewardTokenizer(Protocol):
         ...
 
 
-class TransformersRewardVerifier:
+class TransformersRewardVerifier(RewardModel):
     """Score solutions with a reward model loaded locally by transformers.
 
     Process models (`kind="process"`, e.g. Qwen2.5-Math-PRM, Math-Shepherd) read each step's
@@ -75,44 +64,36 @@ class TransformersRewardVerifier:
         self,
         model_name_or_path: str,
         *,
-        kind: RewardKind = "process",
         device: str = "cuda",
-        step_marker: str = "<extra_0>",
         step_token_id: int | None = None,
         label_token_ids: tuple[int, int] | None = None,
-        step_separator: str = DEFAULT_STEP_SEPARATOR,
-        prompt_format: PromptFormat = "chat",
-        system_prompt: str | None = PRM_SYSTEM_PROMPT,
-        positive_index: int = 1,
-        aggregation: StepAggregation = "last",
         torch_dtype: str = "auto",
         trust_remote_code: bool = True,
+        **options: Unpack[RewardOptions],
     ) -> None:
         """Load the tokenizer and model.
 
         Args:
             model_name_or_path: A Hugging Face model id or a local directory.
-            kind: `"process"` or `"outcome"`.
             device: Where the model runs, e.g. `"cuda"`, `"cuda:1"`, `"cpu"`.
-            step_marker: Text put after every step; the model scores at its token.
             step_token_id: The marker's token id. Defaults to encoding `step_marker`, which
                 must be one token.
             label_token_ids: For a causal LM used as a PRM (Math-Shepherd), the vocabulary ids
                 of its (good, bad) tokens; the score is the softmax over these two logits, so
                 pass `positive_index=0`. Defaults to the model's own class head.
-            step_separator: What separates steps in a solution given to `score()`.
-            prompt_format: `"chat"` (the tokenizer's chat template) or `"text"`.
-            system_prompt: System message of the `"chat"` format; `None` sends none.
-            positive_index: Which class probability means "correct".
-            aggregation: How `score()` folds the step scores.
             torch_dtype: The weights' dtype name (`"auto"`, `"bfloat16"`, ...).
             trust_remote_code: Allow the model's own modelling code (Qwen PRMs need it).
+            **options: The prompt format (`kind`, `step_separator`, `step_marker`,
+                `prompt_format` (`"chat"` renders the tokenizer's chat template),
+                `system_prompt`, `positive_index`, `aggregation`); each omitted one takes its
+                `RewardFormat` default (a Qwen2.5-Math PRM's).
 
         Raises:
             ModelNotFoundError: transformers or torch is not installed, or the model cannot
                 be loaded; the message names the extra to install.
             ConfigurationError: An option is out of range.
         """
+        reward_format = RewardFormat(**options)
         try:  # through importlib: no stubs needed, and nothing heavy at import time
             torch: Any = importlib.import_module("torch")
             transformers: Any = importlib.import_module("transformers")
@@ -121,7 +102,7 @@ class TransformersRewardVerifier:
                 f"TransformersRewardVerifier needs transformers and torch ({exc.name} is "
                 f"missing): {_INSTALL_HINT}"
             ) from exc
-        if kind == "outcome":
+        if reward_format.kind == "outcome":
             auto_model: Any = transformers.AutoModelForSequenceClassification
         elif label_token_ids is not None:
             auto_model = transformers.AutoModelForCausalLM
@@ -144,19 +125,7 @@ class TransformersRewardVerifier:
                 "(and HF_TOKEN for a gated model)."
             ) from exc
         forward = _torch_forward(torch, model, device, label_token_ids)
-        self._setup(
-            tokenizer,
-            forward,
-            name=model_name_or_path,
-            kind=kind,
-            step_marker=step_marker,
-            step_token_id=step_token_id,
-            step_separator=step_separator,
-            prompt_format=prompt_format,
-            system_prompt=system_prompt,
-            positive_index=positive_index,
-            aggregation=aggregation,
-        )
+        self._setup(tokenizer, forward, model_name_or_path, step_token_id, reward_format)
 
     @classmethod
     def from_components(
@@ -165,14 +134,8 @@ class TransformersRewardVerifier:
         forward: RewardForward,
         *,
         name: str = "reward-model",
-        kind: RewardKind = "process",
-        step_marker: str = "<extra_0>",
         step_token_id: int | None = None,
-        step_separator: str = DEFAULT_STEP_SEPARATOR,
-        prompt_format: PromptFormat = "chat",
-        system_prompt: str | None = PRM_SYSTEM_PROMPT,
-        positive_index: int = 1,
-        aggregation: StepAggregation = "last",
+        **options: Unpack[RewardOptions],
     ) -> TransformersRewardVerifier:
         """Build a verifier from a loaded tokenizer and a forward function; loads nothing.
 
@@ -182,111 +145,53 @@ class TransformersRewardVerifier:
             forward: Token ids in, class probabilities out; see `RewardForward`.
             name: The model's name, for repr and errors.
 
-        The other arguments are as in the constructor.
+        `step_token_id` and the prompt-format `**options` are as in the constructor.
         """
         verifier = cls.__new__(cls)
-        verifier._setup(
-            tokenizer,
-            forward,
-            name=name,
-            kind=kind,
-            step_marker=step_marker,
-            step_token_id=step_token_id,
-            step_separator=step_separator,
-            prompt_format=prompt_format,
-            system_prompt=system_prompt,
-            positive_index=positive_index,
-            aggregation=aggregation,
-        )
+        verifier._setup(tokenizer, forward, name, step_token_id, RewardFormat(**options))
         return verifier
 
     def _setup(
         self,
         tokenizer: RewardTokenizer,
         forward: RewardForward,
-        *,
         name: str,
-        kind: RewardKind,
-        step_marker: str,
         step_token_id: int | None,
-        step_separator: str,
-        prompt_format: PromptFormat,
-        system_prompt: str | None,
-        positive_index: int,
-        aggregation: StepAggregation,
+        reward_format: RewardFormat,
     ) -> None:
-        if kind not in get_args(RewardKind):
-            raise ConfigurationError(f"kind={kind!r} is not one of 'process', 'outcome'.")
-        if prompt_format not in get_args(PromptFormat):
-            raise ConfigurationError(f"prompt_format={prompt_format!r} is not 'chat' or 'text'.")
-        check_aggregation(aggregation)
-        if not step_marker or not step_separator:
-            raise ConfigurationError("step_marker and step_separator must not be empty.")
-        if positive_index < 0:
-            raise ConfigurationError(f"positive_index={positive_index!r} must be >= 0.")
-        if step_token_id is None and kind == "process":
-            marker_ids = tokenizer.encode(step_marker.strip(), add_special_tokens=False)
+        if step_token_id is None and reward_format.kind == "process":
+            marker = reward_format.step_marker
+            marker_ids = tokenizer.encode(marker.strip(), add_special_tokens=False)
             if len(marker_ids) != 1:
                 raise ConfigurationError(
-                    f"step_marker={step_marker!r} is {len(marker_ids)} tokens for {name!r}; "
+                    f"step_marker={marker!r} is {len(marker_ids)} tokens for {name!r}; "
                     "pass step_token_id=... for the token the PRM scores at."
                 )
             step_token_id = marker_ids[0]
         self._tokenizer = tokenizer
         self._forward = forward
         self._name = name
-        self._kind: RewardKind = kind
-        self._marker = step_marker
         self._marker_id = step_token_id
-        self._separator = step_separator
-        self._format: PromptFormat = prompt_format
-        self._system_prompt = system_prompt
-        self._positive = positive_index
-        self._aggregation: StepAggregation = aggregation
+        self._format = reward_format
         self._lock = threading.Lock()  # one forward pass at a time, from any event loop
 
-    @property
-    def reserve_tokens(self) -> int:
-        """0: a reward model generates no tokens."""
-        return 0
-
     def __repr__(self) -> str:
-        return f"TransformersRewardVerifier({self._name!r}, kind={self._kind!r})"
+        return f"TransformersRewardVerifier({self._name!r}, kind={self._format.kind!r})"
 
-    async def score(self, question: str, solution: str) -> Verdict:
-        """Score `solution`: the aggregated step scores (process) or the classifier's (outcome)."""
-        if self._kind == "outcome":
-            probability, usage = await asyncio.to_thread(self._outcome, question, solution)
-            return Verdict(
-                score=probability, usage=usage, rationale=f"P(correct)={probability:.3f}"
-            )
-        return await score_by_steps(
-            self, question, solution, separator=self._separator, aggregation=self._aggregation
-        )
+    async def _outcome(self, question: str, solution: str) -> tuple[float, TokenUsage]:
+        return await asyncio.to_thread(self._outcome_pass, question, solution)
 
-    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
-        """Score each step; one forward pass (process) or one per prefix (outcome)."""
-        clean = [step.replace(self._marker, " ").strip() for step in steps]
-        if not clean:
-            return StepVerdict(step_scores=[], usage=zero_usage())
-        scores, usage = await asyncio.to_thread(self._steps, question, clean)
-        shown = ", ".join(f"{s:.3f}" for s in scores)
-        return StepVerdict(step_scores=scores, usage=usage, rationale=f"step scores: {shown}")
+    async def _process(self, question: str, steps: list[str]) -> tuple[list[float], TokenUsage]:
+        return await asyncio.to_thread(self._process_pass, question, steps)
 
     # -- worker-thread code -------------------------------------------------------------------
 
     def _ids(self, question: str, answer: str) -> list[int]:
-        if self._format == "text":
-            return self._tokenizer.encode(f"{question} {answer}")
-        messages: list[ChatMessage] = []
-        if self._system_prompt is not None:
-            messages.append({"role": "system", "content": self._system_prompt})
-        messages += [
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": answer},
-        ]
+        prompt = self._format.prompt(question, answer)
+        if isinstance(prompt, str):
+            return self._tokenizer.encode(prompt)
         text = self._tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=False
+            prompt, tokenize=False, add_generation_prompt=False
         )
         return self._tokenizer.encode(str(text), add_special_tokens=False)
 
@@ -294,22 +199,15 @@ class TransformersRewardVerifier:
         with self._lock:
             return self._forward(ids)
 
-    def _outcome(self, question: str, solution: str) -> tuple[float, TokenUsage]:
+    def _outcome_pass(self, question: str, solution: str) -> tuple[float, TokenUsage]:
         ids = self._ids(question, solution)
         rows = self._run(ids)
         if not rows:
             raise ProviderResponseError(f"{self._name!r} returned no class probabilities.")
-        return self._probability(rows[-1]), _usage(len(ids))
+        return self._format.probability(rows[-1], where=repr(self._name)), _usage(len(ids))
 
-    def _steps(self, question: str, steps: list[str]) -> tuple[list[float], TokenUsage]:
-        if self._kind == "outcome":
-            parts = [
-                self._outcome(question, self._separator.join(steps[: i + 1]))
-                for i in range(len(steps))
-            ]
-            tokens = sum(u["prompt_tokens"] for _, u in parts)
-            return [p for p, _ in parts], {**_usage(tokens), "llm_calls": len(parts)}
-        ids = self._ids(question, "".join(f"{step}{self._marker}" for step in steps))
+    def _process_pass(self, question: str, steps: list[str]) -> tuple[list[float], TokenUsage]:
+        ids = self._ids(question, self._format.marked(steps))
         rows = self._run(ids)
         positions = [i for i, token in enumerate(ids) if token == self._marker_id]
         if len(positions) != len(steps) or len(rows) != len(ids):
@@ -318,16 +216,9 @@ class TransformersRewardVerifier:
                 f"occurs {len(positions)} times in {len(ids)} tokens and the model returned "
                 f"{len(rows)} rows. Check step_marker / step_token_id against the PRM's card."
             )
-        return [self._probability(rows[i]) for i in positions], _usage(len(ids))
-
-    def _probability(self, row: Sequence[float]) -> float:
-        index = 0 if len(row) == 1 else self._positive
-        if index >= len(row) or not -1e-4 <= row[index] <= 1 + 1e-4:
-            raise ProviderResponseError(
-                f"{self._name!r} returned the row {list(row)!r}, which has no probability at "
-                f"positive_index={self._positive}."
-            )
-        return min(max(float(row[index]), 0.0), 1.0)
+        where = repr(self._name)
+        scores = [self._format.probability(rows[i], where=where) for i in positions]
+        return scores, _usage(len(ids))
 
 
 def _usage(prompt_tokens: int) -> TokenUsage:

@@ -22,11 +22,8 @@ __all__ = [
     "marker_rows",
     "pooling_rows",
     "pooling_usage",
-    "row_probability",
     "token_ids",
 ]
-
-_ROW_TOLERANCE = 1e-4  # float noise a probability may show outside [0, 1]
 
 
 def first_item(body: Mapping[str, Any], route: str) -> dict[str, Any]:
@@ -98,22 +95,6 @@ def marker_rows(
             "step_marker / step_token_id to the token it was trained with."
         )
     return [rows[i] for i in positions]
-
-
-def row_probability(row: Sequence[Any], positive_index: int, *, where: str) -> float:
-    """The positive-class probability of one row, checked to lie in [0, 1].
-
-    A row with a single value is taken as the score itself.
-    """
-    index = 0 if len(row) == 1 else positive_index
-    value = row[index] if index < len(row) else None
-    if not isinstance(value, (int, float)) or not (-_ROW_TOLERANCE <= value <= 1 + _ROW_TOLERANCE):
-        raise ProviderResponseError(
-            f"{where} returned {row!r}, which has no "
-            f"probability at positive_index={positive_index}. Check positive_index, and that "
-            "the server applies the activation (use_activation is on by default)."
-        )
-    return min(max(float(value), 0.0), 1.0)
 
 
 def pooling_usage(body: Mapping[str, Any]) -> TokenUsage:

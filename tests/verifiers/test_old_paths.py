@@ -2,9 +2,10 @@
 each name read through them warns with a `DeprecationWarning` naming the new path, and is the
 very object the new path holds.
 
-Planted bugs these tests catch: a moved name left out of a shim's map (`AttributeError`), a
-shim that returns a copy or another object (`is` fails), a shim that forwards silently (no
-warning), a warning that names the wrong place, and a package import that warns by itself.
+Planted bugs these tests catch: a shim pointed at the wrong module or a name dropped from the
+new module's `__all__` (`AttributeError`), a shim that returns a copy or another object (`is`
+fails), a shim that forwards silently (no warning), a warning that names the wrong place or
+blames the shim's line instead of the importer's, and a package import that warns by itself.
 """
 
 from __future__ import annotations
