@@ -16,26 +16,16 @@ Any HTTP reward endpoint that answers with the same shapes works too. The bodies
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, Unpack
 
 import httpx
 from pydantic import SecretStr
 
-from reasoning_graph.errors import (
-    ConfigurationError,
-    ProviderResponseError,
-    ProviderUnavailableError,
-)
-from reasoning_graph.providers.retry import (
-    MalformedResponseError,
-    RetryCounter,
-    async_retrying,
-    is_retryable,
-)
+from reasoning_graph.errors import ConfigurationError, ProviderResponseError
+from reasoning_graph.providers.http import ErrorHints, HttpLayer, HttpLimits
+from reasoning_graph.providers.retry import RetryCounter
 from reasoning_graph.usage import TokenUsage
 from reasoning_graph.verifiers.reward_format import (
     PRM_SYSTEM_PROMPT,
@@ -47,7 +37,6 @@ from reasoning_graph.verifiers.reward_format import (
 )
 from reasoning_graph.verifiers.vllm_pooling import (
     classify_probs,
-    error_message,
     marker_rows,
     pooling_rows,
     pooling_usage,
@@ -63,10 +52,16 @@ __all__ = [
 ]
 
 _ACTIVATION_HINT = ", and that the server applies the activation (use_activation is on by default)"
-
-
-class _NotJSONError(Exception):
-    """A body that is not JSON by its content type: a wrong URL serving a web page. Final."""
+_HINTS = ErrorHints(
+    unusable="Check that base_url points at a vLLM pooling server's root.",
+    refused="Check that the served model supports this task and the model name.",
+    by_status={
+        401: "Check the API key (api_key=...).",
+        403: "Check that the API key may use this model.",
+        404: "Check that base_url is the server root and that the server runs a pooling "
+        "model (vllm serve MODEL --runner pooling).",
+    },
+)
 
 
 class RewardModelVerifier(RewardModel):
@@ -82,8 +77,10 @@ class RewardModelVerifier(RewardModel):
     A reward model generates nothing, so `reserve_tokens` is 0. Usage reports the prompt tokens
     the server counted and one call per successful scoring request.
 
-    Retries follow `reasoning_graph.providers.retry`: 408, 429 (honouring `Retry-After`), 5xx,
-    timeouts, lost connections and garbled JSON get another attempt; other 4xx are final.
+    Requests go through the shared HTTP layer (`reasoning_graph.providers.http`), as the
+    `OpenAIProvider`'s do: 408, 429 (honouring `Retry-After`), 5xx, timeouts, lost connections
+    and garbled JSON get another attempt; other 4xx are final; the API key is starred out of
+    every error message.
 
     Example:
         ```python
@@ -135,11 +132,6 @@ class RewardModelVerifier(RewardModel):
         self._format = RewardFormat(**options)
         if not model:
             raise ConfigurationError("model is empty; pass the served reward model's name.")
-        for name, value in (("max_concurrency", max_concurrency), ("max_attempts", max_attempts)):
-            if value < 1:
-                raise ConfigurationError(f"{name}={value!r} must be an integer >= 1.")
-        if timeout_s <= 0:
-            raise ConfigurationError(f"timeout_s={timeout_s!r} must be > 0 seconds.")
         root = base_url.rstrip("/")
         if root.endswith("/v1"):
             root = root[: -len("/v1")]
@@ -147,21 +139,18 @@ class RewardModelVerifier(RewardModel):
             raise ConfigurationError(
                 f"base_url={base_url!r} must be an http(s) URL, e.g. 'http://localhost:8000'."
             )
-        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or "")
         self._root = root
         self._model = model
         self._marker_id = step_token_id
-        self._api_key = secret
-        self._shared_client = http_client
-        self._max_concurrency = max_concurrency
-        self._timeout_s = timeout_s
-        self._max_attempts = max_attempts
-        self._backoff_s = retry_backoff_s
-        self._sleep = sleep or asyncio.sleep
-        self._retries = RetryCounter()
-        self._loops: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, httpx.AsyncClient]
-        ] = weakref.WeakKeyDictionary()
+        self._http = HttpLayer(
+            make_client=httpx.AsyncClient,
+            close_client=httpx.AsyncClient.aclose,
+            shared_client=http_client,
+            api_key=api_key if isinstance(api_key, SecretStr) else SecretStr(api_key or ""),
+            hints=_HINTS,
+            limits=HttpLimits(max_concurrency, max_attempts, timeout_s, retry_backoff_s),
+            sleep=sleep,
+        )
 
     @property
     def base_url(self) -> str:
@@ -171,19 +160,17 @@ class RewardModelVerifier(RewardModel):
     @property
     def retries(self) -> RetryCounter:
         """Retries spent so far, in total and by reason."""
-        return self._retries
+        return self._http.retries
 
     def __repr__(self) -> str:
-        return (
+        return self._http.redact(
             f"RewardModelVerifier({self._root!r}, {self._model!r}, kind={self._format.kind!r}, "
             f"aggregation={self._format.aggregation!r})"
         )
 
     async def aclose(self) -> None:
         """Close the client made for the running event loop (a passed `http_client` stays open)."""
-        state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None and state[1] is not self._shared_client:
-            await state[1].aclose()
+        await self._http.aclose()
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -245,84 +232,26 @@ class RewardModelVerifier(RewardModel):
         return f"{self._root}{route} (model {self._model!r})"
 
     async def _post(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST `payload` to `route` under the retry policy; the JSON body."""
-        semaphore, client = self._loop_state()
-        headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
-        if not self._api_key.get_secret_value():
-            headers = {}
-        attempts = 0
-        retrying = async_retrying(
-            max_attempts=self._max_attempts,
-            backoff_s=self._backoff_s,
-            sleep=self._sleep,
-            on_retry=self._retries.record,
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    async with semaphore:
-                        response = await client.post(
-                            f"{self._root}{route}",
-                            json=payload,
-                            headers=headers,
-                            timeout=self._timeout_s,
-                        )
-                    return _json_body(response)
-        except (httpx.HTTPError, ValueError, MalformedResponseError, _NotJSONError) as exc:
-            raise self._translate(exc, route, attempts) from exc
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        """POST `payload` to `route` through the HTTP layer; the JSON body."""
+        headers = self._http.bearer_headers()
+        timeout = self._http.limits.timeout_s
 
-    def _loop_state(self) -> tuple[asyncio.Semaphore, httpx.AsyncClient]:
-        loop = asyncio.get_running_loop()
-        state = self._loops.get(loop)
-        if state is None:
-            client = self._shared_client or httpx.AsyncClient()
-            state = (asyncio.Semaphore(self._max_concurrency), client)
-            self._loops[loop] = state
-        return state
+        async def call(client: httpx.AsyncClient) -> dict[str, Any]:
+            response = await client.post(
+                f"{self._root}{route}", json=payload, headers=headers, timeout=timeout
+            )
+            return _json_body(response)
 
-    def _translate(self, exc: Exception, route: str, attempts: int) -> Exception:
-        where = self._where(route)
-        if isinstance(exc, httpx.HTTPStatusError) and not is_retryable(exc):
-            status = exc.response.status_code
-            hint = {
-                401: "Check the API key (api_key=...).",
-                403: "Check that the API key may use this model.",
-                404: "Check that base_url is the server root and that the server runs a pooling "
-                "model (vllm serve MODEL --runner pooling).",
-            }.get(status, "Check that the served model supports this task and the model name.")
-            return ProviderResponseError(
-                f"{where} refused the request with HTTP {status}: "
-                f"{_error_detail(exc.response)}. {hint}"
-            )
-        if isinstance(exc, (MalformedResponseError, _NotJSONError, ValueError)):
-            return ProviderResponseError(
-                f"{where} answered with something unusable after {attempts} attempt(s): {exc}. "
-                "Check that base_url points at a vLLM pooling server's root."
-            )
-        return ProviderUnavailableError(
-            f"{where} still failing after {attempts} attempt(s): {type(exc).__name__}: {exc}. "
-            "Check that the server is up and reachable, or raise max_attempts / timeout_s."
-        )
+        return await self._http.send(call, where=self._where(route))
 
 
 def _json_body(response: httpx.Response) -> dict[str, Any]:
     """The response's JSON object; raises what the retry policy understands."""
     response.raise_for_status()
     content_type = response.headers.get("content-type", "")
-    if "json" not in content_type:
-        raise _NotJSONError(f"a body that is not JSON ({content_type!r}): {response.text[:80]!r}")
+    if "json" not in content_type:  # a wrong URL serving a web page: final
+        raise ValueError(f"a body that is not JSON ({content_type!r}): {response.text[:80]!r}")
     body = json.loads(response.text)  # JSONDecodeError: cut short or garbled, retried
     if not isinstance(body, dict):
         raise ValueError(f"JSON that is not an object: {response.text[:80]!r}")
     return body
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The error message of a refused request's body, or its text when that is not JSON."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    return error_message(body)

@@ -1,5 +1,5 @@
-"""vLLM's pooling wire format: pure functions reading `/pooling`, `/classify`, `/tokenize`
-and error bodies, already decoded from JSON.
+"""vLLM's pooling wire format: pure functions reading `/pooling`, `/classify` and `/tokenize`
+bodies, already decoded from JSON (error bodies are read by `reasoning_graph.providers.http`).
 
 `RewardModelVerifier` (in `reward_model.py`) makes the HTTP calls and hands the bodies here.
 Each reader returns the part it names or raises `ProviderResponseError` saying what was
@@ -17,7 +17,6 @@ from reasoning_graph.usage import TokenUsage
 
 __all__ = [
     "classify_probs",
-    "error_message",
     "first_item",
     "marker_rows",
     "pooling_rows",
@@ -106,16 +105,3 @@ def pooling_usage(body: Mapping[str, Any]) -> TokenUsage:
         "completion_tokens": 0,
         "llm_calls": 1,
     }
-
-
-def error_message(body: Any) -> str:
-    """vLLM's error message: `{"error": {"message": ...}}` or, older, `{"message": ...}`."""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
-    return str(body)[:200]

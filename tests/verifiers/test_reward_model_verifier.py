@@ -7,6 +7,7 @@ The bodies are shaped as vLLM's `PoolingResponse` / `ClassificationResponse` /
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 import httpx
@@ -265,6 +266,24 @@ async def test_api_key_is_sent_as_bearer_and_never_shown(router, make) -> None:
     await prm.score_steps("q", ["a"])
     assert route.calls[0].request.headers["authorization"] == "Bearer sk-very-secret-123456"
     assert "secret" not in repr(prm)
+
+
+async def test_a_refusal_echoing_the_key_never_shows_it(router, make) -> None:
+    """Plant: post without the shared HTTP layer's redaction (as before it, `raise ... from exc`
+    with the server's message verbatim) -> the key is in `str(error)` and the traceback."""
+    key = "sk-very-secret-123456"
+    router.post("/classify").respond(
+        401, json={"error": {"message": f"Incorrect API key provided: {key}."}}
+    )
+    with pytest.raises(ProviderResponseError, match="HTTP 401") as caught:
+        await make(kind="outcome", api_key=key).score("q", "s")
+
+    assert "Incorrect API key provided: **********." in str(caught.value)
+    assert key not in "".join(traceback.format_exception(caught.value))
+    error: BaseException | None = caught.value
+    while error is not None:
+        assert key not in str(error) and key not in repr(error)
+        error = error.__cause__ or error.__context__
 
 
 async def test_empty_solution_scores_zero_without_a_request(router, make) -> None:
