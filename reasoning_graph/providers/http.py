@@ -11,7 +11,11 @@ SDK) and `RewardModelVerifier` (over `httpx`).
   `ProviderUnavailableError` (try again later) or `ProviderResponseError` (fix the request or
   the server), with a hint of what to check;
 - redaction: the API key is starred out of every message, and the original error is chained
-  as `__cause__` only when nothing in its chain shows the key (a server may echo it).
+  as `__cause__` only when nothing in its chain shows the key (a server may echo it). The
+  transports' DEBUG logs print every response header, so the keys of live backends are also
+  starred out of those records (`hide_in_transport_logs`: a filter on httpcore's protocol
+  loggers, holding the keys weakly; the one piece of process-wide state here, as logging
+  itself is process-wide).
 
 A backend keeps only what is its own: building the request and reading the answer.
 
@@ -25,7 +29,9 @@ body = await layer.send(lambda client: client.post(url, json=payload), where=url
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import threading
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -49,13 +55,23 @@ from reasoning_graph.providers.retry import (
     is_retryable,
 )
 
-__all__ = ["STARS", "ErrorHints", "HttpLayer", "HttpLimits", "Redactor", "error_message"]
+__all__ = [
+    "STARS",
+    "ErrorHints",
+    "HttpLayer",
+    "HttpLimits",
+    "Redactor",
+    "error_message",
+    "hide_in_transport_logs",
+]
 
 STARS = "**********"
 """What a secret is replaced with."""
 
 _SHORT_SECRET = 8  # shorter secrets are starred as whole tokens only (see `Redactor`)
 _HANDLED = (openai.OpenAIError, httpx.HTTPError, ValueError, MalformedResponseError)
+# The loggers that print response headers at DEBUG (httpx's transport and the SDK's fork of it).
+_TRANSPORT_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore2.http11", "httpcore2.http2")
 
 ClientT = TypeVar("ClientT")
 ResultT = TypeVar("ResultT")
@@ -113,6 +129,47 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor({len(self._patterns)} secret(s))"
+
+
+class _TransportLogScrubber(logging.Filter):
+    """Stars the secrets of live backends out of log records; keeps its redactors weakly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
+
+    def add(self, redactor: Redactor) -> None:
+        with self._lock:
+            self._redactors.add(redactor)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            redactors = list(self._redactors)
+        if redactors:
+            message = clean = record.getMessage()
+            for redact in redactors:
+                clean = redact(clean)
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True  # a filter that only edits: every record is still logged
+
+
+_SCRUBBER = _TransportLogScrubber()
+
+
+def hide_in_transport_logs(redactor: Redactor) -> None:
+    """Star `redactor`'s secrets out of the HTTP transports' log records while it lives.
+
+    httpcore logs every response header at DEBUG, so a server that echoes the key in a
+    header (`WWW-Authenticate`, a `Location` URL) would put it in the logs. The filter costs
+    nothing unless those loggers are enabled for DEBUG.
+    """
+    _SCRUBBER.add(redactor)
+    for name in _TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SCRUBBER not in logger.filters:
+            logger.addFilter(_SCRUBBER)
 
 
 @dataclass(frozen=True)
@@ -202,6 +259,7 @@ class HttpLayer(Generic[ClientT]):
         self.limits = limits or HttpLimits()
         self._sleep = sleep or asyncio.sleep
         self.redact = Redactor([api_key.get_secret_value()])
+        hide_in_transport_logs(self.redact)
         self.retries = RetryCounter()
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState[ClientT]] = (
             weakref.WeakKeyDictionary()

@@ -31,6 +31,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
+from reasoning_graph.providers.http import Redactor, hide_in_transport_logs
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 __all__ = ["SAMPLE_TAG", "LangChainProvider"]
@@ -39,7 +40,6 @@ SAMPLE_TAG = "reasoning_graph:sample"
 """Tag on every sampling call, next to LangGraph's `nostream` tag (`TAG_NOSTREAM`), which keeps
 the many interleaved token streams of the samples out of `stream_mode="messages"`."""
 
-_STARS = "**********"
 # A server error that quotes a keyword we sent next to one of these rejected that keyword.
 _REJECTION_WORDS = ("unsupported", "not supported", "unrecognized", "unknown", "not permitted")
 _FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
@@ -75,8 +75,10 @@ class LangChainProvider:
     Retries are the chat model's own (its `max_retries`); an error that still comes out becomes
     `ProviderUnavailableError` (rate limits, timeouts, connection and server errors) or
     `ProviderResponseError` (anything else), with the model's message and any `SecretStr`
-    field of the model starred out. Log-probabilities are not read (`logprobs` is ignored and
-    completions carry none), so an `LLMJudge` over this provider parses the verdict's text.
+    field of the model starred out; the model's error is chained as `__cause__` only when
+    nothing in it shows such a secret (and never left on `__context__`). Log-probabilities
+    are not read (`logprobs` is ignored and completions carry none), so an `LLMJudge` over
+    this provider parses the verdict's text.
 
     Sampling calls are tagged `nostream` and `reasoning_graph:sample`, so LangGraph's
     `stream_mode="messages"` does not show their tokens.
@@ -125,6 +127,10 @@ class LangChainProvider:
         if max_concurrency < 1:
             raise ConfigurationError(f"max_concurrency={max_concurrency!r} must be >= 1")
         self._model = model
+        self._redact = Redactor(
+            v.get_secret_value() for v in vars(model).values() if isinstance(v, SecretStr)
+        )
+        hide_in_transport_logs(self._redact)  # an SDK under the model may log echoed headers
         self._max_concurrency = max_concurrency
         self._seed_param = seed_param
         self._rejected: set[str] = set()
@@ -237,8 +243,13 @@ class LangChainProvider:
                     if rejected is not None:
                         self._rejected.add(rejected)
                         continue
-                    raise self._provider_error(error) from None
-                return _completion(message, seed if seeded else None, max_tokens)
+                    failure = error
+                else:
+                    return _completion(message, seed if seeded else None, max_tokens)
+                # Raised outside `except`: `raise ... from None` there would hide the model's
+                # error but keep it on `__context__`, key and all.
+                cause = None if self._redact.shows_secret(failure) else failure
+                raise self._provider_error(failure) from cause
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -250,10 +261,7 @@ class LangChainProvider:
     def _provider_error(self, error: Exception) -> ProviderError:
         """`error` as a `ProviderError`, its message kept and the model's secrets starred."""
         name = type(error).__name__
-        text = f"{self.model_name} failed ({name}: {error})"
-        for value in vars(self._model).values():
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                text = text.replace(value.get_secret_value(), _STARS)
+        text = self._redact(f"{self.model_name} failed ({name}: {error})")
         if isinstance(error, TimeoutError | ConnectionError) or name in _UNAVAILABLE_NAMES:
             return ProviderUnavailableError(
                 f"{text}; the model's own retries are spent, try again later"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 from typing import Any
 
 import pytest
@@ -171,12 +172,22 @@ async def test_seed_param_none_sends_no_seed() -> None:
     ],
 )
 async def test_model_errors_become_provider_errors(error: Exception, expected: type) -> None:
+    """Plant: `raise self._provider_error(error) from None` inside the `except` -> the model's
+    error, key and all, stays on `__context__` and in the traceback; or chain it always ->
+    `__cause__` shows the key. A clean error is kept as `__cause__` for debugging."""
     provider = LangChainProvider(RecordingChatModel(error=error))
     with pytest.raises(expected) as caught:
         await provider.generate(QUESTION, n=2)
     message = str(caught.value)
     assert "recorder-1" in message and type(error).__name__ in message
-    assert "sk-secret-0123456789" not in message
+    assert "sk-secret-0123456789" not in "".join(traceback.format_exception(caught.value))
+    chained: BaseException | None = caught.value
+    while chained is not None:
+        assert "sk-secret-0123456789" not in str(chained) + repr(chained)
+        chained = chained.__cause__ or chained.__context__
+    leaks = "sk-secret" in str(error)
+    assert caught.value.__cause__ is (None if leaks else error)
+    assert caught.value.__context__ is None  # raised outside `except`: nothing implicit
 
 
 def test_model_name_comes_from_the_model() -> None:

@@ -3,7 +3,9 @@ errors or reprs, even when the server echoes it back in a 401.
 
 Each test uses `KEY` on a stub server that either accepts it (`good_server`) or refuses it
 with a 401 whose message repeats it (`refusing_server`), and looks for `KEY` (and a
-distinctive piece of it) in everything a user may see, store or print.
+distinctive piece of it) in everything a user may see, store or print. The refusal of every
+keyed backend (this provider, `RewardModelVerifier`, `LangChainProvider` over `ChatOpenAI`) by
+a server that echoes the key in its body, headers and URLs is `test_secrets_backends.py`.
 """
 
 from __future__ import annotations
@@ -180,49 +182,73 @@ async def test_a_short_key_is_starred_as_a_word_only(refusing_server: OpenAIStub
 
 async def run_graph(
     server: OpenAIStubServer, saver: AsyncSqliteSaver, thread: str
-) -> tuple[list[Any], BaseException | None]:
-    """Stream one question through a checkpointed graph; return what streamed and any error."""
+) -> tuple[list[Any], list[Any], list[BaseException]]:
+    """Stream one question through a checkpointed graph, twice (`astream` over several modes,
+    then `astream_events`), each stream in its own `try`: a refused run raises only after it
+    streamed what it did, and those chunks are kept. Returns the chunks, the events of
+    `astream_events` and the state snapshot, and the errors raised."""
     provider = provider_for(server, max_attempts=1)
     graph = create_reasoning_graph(provider, config=CONFIG).compile(checkpointer=saver)
     config: Any = {"configurable": {"thread_id": thread}}
     chunks: list[Any] = []
-    error: BaseException | None = None
+    events: list[Any] = []
+    errors: list[BaseException] = []
     try:
-        async for chunk in graph.astream(
-            {"question": QUESTION}, config, stream_mode=["values", "updates", "debug"]
-        ):
-            chunks.append(chunk)
-        async for event in graph.astream_events(
-            {"question": QUESTION}, {"configurable": {"thread_id": thread + "-events"}}
-        ):
-            chunks.append(event)
-    except NoCandidatesError as raised:
-        error = raised
+        try:
+            async for chunk in graph.astream(
+                {"question": QUESTION},
+                config,
+                stream_mode=["values", "updates", "debug", "custom"],
+            ):
+                chunks.append(chunk)
+        except NoCandidatesError as raised:
+            errors.append(raised)
+        try:
+            async for event in graph.astream_events(
+                {"question": QUESTION}, {"configurable": {"thread_id": thread + "-events"}}
+            ):
+                events.append(event)
+        except NoCandidatesError as raised:
+            errors.append(raised)
     finally:
         await provider.aclose()
-    snapshot = await graph.aget_state(config)
-    chunks.append(snapshot)
-    return chunks, error
+    events.append(await graph.aget_state(config))
+    return chunks, events, errors
 
 
 async def test_not_in_checkpoints_state_or_streamed_events(
     tmp_path: Path, good_server: OpenAIStubServer, refusing_server: OpenAIStubServer
 ) -> None:
+    """Plant: let a failure entry or a `failure` event carry the provider error's raw text
+    (the 401 echo) -> the key is in the streamed chunks and events and in the database.
+    The refused run's streams raise at the end; what they streamed before is checked too
+    (before, `astream` raised first and `astream_events` never ran: 0 events checked)."""
     database = tmp_path / "checkpoints.sqlite"
     async with AsyncSqliteSaver.from_conn_string(str(database)) as saver:
-        answered, no_error = await run_graph(good_server, saver, "answered")
-        refused, error = await run_graph(refusing_server, saver, "refused")
+        answered, answered_events, no_errors = await run_graph(good_server, saver, "answered")
+        refused, refused_events, errors = await run_graph(refusing_server, saver, "refused")
 
     files = sorted(tmp_path.glob("checkpoints.sqlite*"))  # the database and its WAL, if any
     stored = b"".join(path.read_bytes() for path in files)
     assert_no_key(stored, "the checkpoint database")
-    for chunks in (answered, refused):
-        assert_no_key(repr(chunks), "the streamed events or the state")
-        assert_no_key(json.dumps(chunks, default=repr), "the streamed events")
+    checked = 0
+    for chunks in (answered, answered_events, refused, refused_events):
+        for chunk in chunks:
+            assert_no_key(repr(chunk), "a streamed chunk or event, or the state")
+            assert_no_key(json.dumps(chunk, default=repr), "a streamed chunk or event")
+            checked += 1
+    for error in errors:
+        for text in error_texts(error):
+            assert_no_key(text, "the run's error")
 
-    assert no_error is None and answered[-1].values["answer"] == "42"
-    assert isinstance(error, NoCandidatesError)
-    failures = refused[-1].values["failures"]  # the 401 echo is in state, starred out
+    assert no_errors == [] and answered_events[-1].values["answer"] == "42"
+    assert len(errors) == 2 and all(isinstance(e, NoCandidatesError) for e in errors)
+    refused_modes = [mode for mode, _ in refused]
+    assert {"values", "updates", "debug", "custom"} <= set(refused_modes)  # streamed, checked
+    assert len(refused_events) > 1 and checked > len(answered) + len(answered_events)
+    failure_events = [c for m, c in refused if m == "custom" and c["type"] == "failure"]
+    assert failure_events and all("**********" in e["message"] for e in failure_events)
+    failures = refused_events[-1].values["failures"]  # the 401 echo is in state, starred out
     assert failures and all("**********" in f["message"] for f in failures)
     assert QUESTION.encode() in stored and b"**********" in stored  # the grep does see text
 
