@@ -11,7 +11,6 @@ a server that echoes the key in its body, headers and URLs is `test_secrets_back
 from __future__ import annotations
 
 import json
-import logging
 import socket
 import traceback
 from collections.abc import Iterator, Mapping
@@ -41,7 +40,6 @@ PIECES = (KEY, "SECRET-1234567890")
 QUESTION = "What is 17 + 25?"
 MESSAGES: list[ChatMessage] = [{"role": "user", "content": QUESTION}]
 CONFIG = ReasoningConfig(strategy="self_consistency", n=4, share_prompt=False)
-LOGGERS = ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "aiohttp", "langgraph")
 
 
 def assert_no_key(text: str | bytes, where: str) -> None:
@@ -79,14 +77,6 @@ def provider_for(server: OpenAIStubServer, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(
         "m", base_url=server.base_url, api_key=KEY, retry_backoff_s=0.0, **options
     )
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG)
-    for name in LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
 
 
 def test_the_refusing_server_echoes_the_key(refusing_server: OpenAIStubServer) -> None:

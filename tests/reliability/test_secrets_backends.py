@@ -16,7 +16,6 @@ does not hide the next, and each test also asserts that what it searched was not
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -45,7 +44,6 @@ PIECES = (KEY, "SECRET-abcdef0123456789")
 STARS = "**********"
 QUESTION = "What is 17 + 25?"
 MESSAGES: list[ChatMessage] = [{"role": "user", "content": QUESTION}]
-LOGGERS = ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "langchain", "langgraph")
 BACKENDS = ["openai", "reward_model", "langchain"]
 
 
@@ -191,14 +189,6 @@ async def backend(request: pytest.FixtureRequest, server: EchoingServer) -> Asyn
     yield built
     for close in built.closers:
         await close()
-
-
-@pytest.fixture
-def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG)
-    for name in LOGGERS:
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
 
 
 def test_the_server_echoes_the_key_in_body_headers_and_urls(server: EchoingServer) -> None:
