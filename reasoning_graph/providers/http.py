@@ -10,30 +10,24 @@ SDK) and `RewardModelVerifier` (over `httpx`).
 - translation of what still fails into the `ReasoningGraphError` tree:
   `ProviderUnavailableError` (try again later) or `ProviderResponseError` (fix the request or
   the server), with a hint of what to check;
-- redaction: the API key is starred out of every message, and the original error is chained
-  as `__cause__` only when nothing in its chain shows the key (a server may echo it). The
-  transports' DEBUG logs print every response header, so the keys of live backends are also
-  starred out of those records (`hide_in_transport_logs`: a filter on httpcore's protocol
-  loggers, holding the keys weakly; the one piece of process-wide state here, as logging
-  itself is process-wide).
+- redaction (`reasoning_graph.providers.redaction`): the API key is starred out of every
+  message, the original error is chained as `__cause__` only when nothing in its chain shows
+  the key (a server may echo it), and the key is starred out of the transports' DEBUG logs.
 
 A backend keeps only what is its own: building the request and reading the answer.
 
 ```python
 layer = HttpLayer(make_client=httpx.AsyncClient, close_client=httpx.AsyncClient.aclose,
-                  api_key=key, hints=ErrorHints(unusable="Check base_url."))
-body = await layer.send(lambda client: client.post(url, json=payload), where=url)
+                  api_key=SecretStr(key), hints=ErrorHints(unusable="Check base_url."))
+response = await layer.send(lambda client: client.post(url, json=payload), where=url)
 ```
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
-import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -48,6 +42,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
     ReasoningGraphError,
 )
+from reasoning_graph.providers.redaction import Redactor, hide_in_transport_logs
 from reasoning_graph.providers.retry import (
     MalformedResponseError,
     RetryCounter,
@@ -55,121 +50,12 @@ from reasoning_graph.providers.retry import (
     is_retryable,
 )
 
-__all__ = [
-    "STARS",
-    "ErrorHints",
-    "HttpLayer",
-    "HttpLimits",
-    "Redactor",
-    "error_message",
-    "hide_in_transport_logs",
-]
+__all__ = ["ErrorHints", "HttpLayer", "HttpLimits", "error_message"]
 
-STARS = "**********"
-"""What a secret is replaced with."""
-
-_SHORT_SECRET = 8  # shorter secrets are starred as whole tokens only (see `Redactor`)
 _HANDLED = (openai.OpenAIError, httpx.HTTPError, ValueError, MalformedResponseError)
-# The loggers that print response headers at DEBUG (httpx's transport and the SDK's fork of it).
-_TRANSPORT_LOGGERS = ("httpcore.http11", "httpcore.http2", "httpcore2.http11", "httpcore2.http2")
 
 ClientT = TypeVar("ClientT")
 ResultT = TypeVar("ResultT")
-
-
-class Redactor:
-    """Stars secrets (API keys) out of text.
-
-    A secret of 8 characters or more is starred wherever it occurs; a shorter one (a
-    placeholder such as `"test"`) only where it stands as a whole token, so that its letters
-    inside other words survive. Empty secrets are ignored.
-
-    Args:
-        secrets: The values to hide.
-
-    Example:
-        >>> Redactor(["sk-0123456789"])("bad key sk-0123456789")
-        'bad key **********'
-    """
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self._patterns = [
-            re.compile(
-                re.escape(secret)
-                if len(secret) >= _SHORT_SECRET
-                else rf"(?<![\w-]){re.escape(secret)}(?![\w-])"
-            )
-            for secret in dict.fromkeys(secrets)
-            if secret
-        ]
-
-    def __call__(self, text: str) -> str:
-        """`text` with every secret starred out."""
-        for pattern in self._patterns:
-            text = pattern.sub(STARS, text)
-        return text
-
-    def shows_secret(self, error: BaseException) -> bool:
-        """Whether `error`, or an exception chained to it, shows a secret: in its str, repr or
-        args (what tracebacks and loggers print) or, for a status error, in the response it
-        carries (a server that echoes the key)."""
-        seen: set[int] = set()
-        current: BaseException | None = error
-        while current is not None and id(current) not in seen:
-            seen.add(id(current))
-            texts = [str(current), repr(current), repr(current.args)]
-            if isinstance(current, openai.APIStatusError):
-                texts += [repr(current.body), repr(dict(current.response.headers))]
-            elif isinstance(current, httpx.HTTPStatusError):
-                texts += [current.response.text, repr(dict(current.response.headers))]
-            if any(self(text) != text for text in texts):
-                return True
-            current = current.__cause__ or current.__context__
-        return False
-
-    def __repr__(self) -> str:
-        return f"Redactor({len(self._patterns)} secret(s))"
-
-
-class _TransportLogScrubber(logging.Filter):
-    """Stars the secrets of live backends out of log records; keeps its redactors weakly."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
-
-    def add(self, redactor: Redactor) -> None:
-        with self._lock:
-            self._redactors.add(redactor)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        with self._lock:
-            redactors = list(self._redactors)
-        if redactors:
-            message = clean = record.getMessage()
-            for redact in redactors:
-                clean = redact(clean)
-            if clean != message:
-                record.msg, record.args = clean, None
-        return True  # a filter that only edits: every record is still logged
-
-
-_SCRUBBER = _TransportLogScrubber()
-
-
-def hide_in_transport_logs(redactor: Redactor) -> None:
-    """Star `redactor`'s secrets out of the HTTP transports' log records while it lives.
-
-    httpcore logs every response header at DEBUG, so a server that echoes the key in a
-    header (`WWW-Authenticate`, a `Location` URL) would put it in the logs. The filter costs
-    nothing unless those loggers are enabled for DEBUG.
-    """
-    _SCRUBBER.add(redactor)
-    for name in _TRANSPORT_LOGGERS:
-        logger = logging.getLogger(name)
-        if _SCRUBBER not in logger.filters:
-            logger.addFilter(_SCRUBBER)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
-from reasoning_graph.providers.http import Redactor, hide_in_transport_logs
+from reasoning_graph.providers.redaction import Redactor, hide_in_transport_logs
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 __all__ = ["SAMPLE_TAG", "LangChainProvider"]

@@ -21,14 +21,8 @@ from reasoning_graph.errors import (
     ProviderResponseError,
     ProviderUnavailableError,
 )
-from reasoning_graph.providers.http import (
-    STARS,
-    ErrorHints,
-    HttpLayer,
-    HttpLimits,
-    Redactor,
-    error_message,
-)
+from reasoning_graph.providers.http import ErrorHints, HttpLayer, HttpLimits, error_message
+from reasoning_graph.providers.redaction import STARS, Redactor
 
 KEY = "sk-layer-SECRET-0123456789"
 HINTS = ErrorHints(unusable="Check base_url.", by_status={401: "Check the API key."})
