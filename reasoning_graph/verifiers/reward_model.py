@@ -209,8 +209,7 @@ class RewardModelVerifier(RewardModel):
             if len(marker) != 1:
                 raise ProviderResponseError(
                     f"step_marker={self._format.step_marker!r} is {len(marker)} tokens for "
-                    f"{self._model!r}; "
-                    "pass step_token_id=... for the token the PRM scores at."
+                    f"{self._model!r}; pass step_token_id=... for the token the PRM scores at."
                 )
             self._marker_id = marker[0]
         if "input" in prompt:
