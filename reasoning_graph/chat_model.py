@@ -13,7 +13,7 @@ import contextvars
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -33,12 +33,14 @@ from pydantic import Field, field_validator
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.conversation import conversation_question, render_transcript
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.graph_cache import cached_reasoner
+from reasoning_graph.options import ReasoningOptions, build_config
 from reasoning_graph.prompts import fence
 from reasoning_graph.providers.base import Generator, Verifier
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 from reasoning_graph.providers.llm_judge import LLMJudge
+from reasoning_graph.reasoner import run_blocking
 from reasoning_graph.result import Result
-from reasoning_graph.solve import asolve, run_blocking
 
 __all__ = ["ReasoningChatModel"]
 
@@ -159,8 +161,13 @@ class ReasoningChatModel(BaseChatModel):
             params["ls_stop"] = stop or self.stop
         return params
 
-    async def arun(self, messages: Sequence[BaseMessage], **options: Any) -> Result:
+    async def arun(
+        self, messages: Sequence[BaseMessage], **options: Unpack[ReasoningOptions]
+    ) -> Result:
         """Run the reasoning graph on a conversation and return the whole `Result`.
+
+        The graph of each config is compiled once and reused (see
+        `reasoning_graph.graph_cache`).
 
         Args:
             messages: The conversation; its last human message is the question.
@@ -174,13 +181,9 @@ class ReasoningChatModel(BaseChatModel):
             for key, value in (("temperature", self.temperature), ("max_tokens", self.max_tokens))
             if value is not None
         }
-        return await asolve(
-            conversation_question(messages),
-            generator=self.generator,
-            verifier=self.verifier,
-            config=self.config,
-            **{**overrides, **options},
-        )
+        question = conversation_question(messages)
+        config = build_config(self.config, {**overrides, **options})
+        return await cached_reasoner(self.generator, self.verifier, config).ainvoke(question)
 
     async def _agenerate(
         self,
