@@ -30,6 +30,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 from pydantic import Field, field_validator
 
+from reasoning_graph.blocking import run_blocking
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.conversation import conversation_question, render_transcript
 from reasoning_graph.errors import ConfigurationError
@@ -39,7 +40,6 @@ from reasoning_graph.prompts import fence
 from reasoning_graph.providers.base import Generator, Verifier
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 from reasoning_graph.providers.llm_judge import LLMJudge
-from reasoning_graph.reasoner import run_blocking
 from reasoning_graph.result import Result
 
 __all__ = ["ReasoningChatModel"]

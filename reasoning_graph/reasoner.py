@@ -15,17 +15,18 @@ with; the options of a later call that differ are listed in `Result.ignored_opti
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import StreamMode
-from pydantic import ValidationError
 
+from reasoning_graph.blocking import run_blocking
 from reasoning_graph.config import ReasoningConfig, clean_question
 from reasoning_graph.errors import ConfigurationError, DeadlineExceededError
 from reasoning_graph.events import ReasoningEvent
@@ -33,9 +34,10 @@ from reasoning_graph.graph import create_reasoning_graph
 from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import select_answer
 from reasoning_graph.providers.base import Generator, Verifier
-from reasoning_graph.result import IgnoredOption, Result
+from reasoning_graph.result import Result
 from reasoning_graph.state import Failure, InputState, OutputState, ReasoningState, apply_updates
 from reasoning_graph.strategies import SEARCH_STRATEGIES
+from reasoning_graph.threads import PER_CALL, SETTINGS_KEY, ignored_options, read_thread
 
 __all__ = [
     "CompiledGraph",
@@ -43,9 +45,7 @@ __all__ = [
     "ProgressCallback",
     "Reasoner",
     "check_call",
-    "close_loop_clients",
     "default_generator",
-    "run_blocking",
 ]
 
 ProgressCallback = Callable[[Mapping[str, Any]], None]
@@ -53,12 +53,7 @@ ProgressCallback = Callable[[Mapping[str, Any]], None]
 EventCallback = Callable[[ReasoningEvent], None]
 """Called with each live event as it happens (see `reasoning_graph.events`)."""
 CompiledGraph = CompiledStateGraph[ReasoningState, None, InputState, OutputState]
-T = TypeVar("T")
-
-SETTINGS_KEY = "reasoning_graph_config"
-"""The `configurable` key that carries a run's settings (JSON) into its checkpoints."""
-_PER_CALL = frozenset({"deadline_s", "max_question_chars"})
-"""Settings a resumed run takes from the new call: they are about this call, not the run."""
+_log = logging.getLogger(__name__)
 
 
 class Reasoner:
@@ -102,10 +97,17 @@ class Reasoner:
         """The model that writes the solutions."""
         self.verifier = verifier
         """The verifier given, or `None` (the graph then builds its default)."""
+        started = time.perf_counter()
         self.graph: CompiledGraph = create_reasoning_graph(
             self.generator, verifier=verifier, config=self.config
         ).compile()
         """The compiled graph, without a checkpointer (calls lend theirs to a copy)."""
+        _log.debug(
+            "compiled the graph for %s in %.1f ms: %s",
+            self.generator.model_name,
+            (time.perf_counter() - started) * 1000,
+            self.config.model_dump(exclude_defaults=True),
+        )
 
     async def ainvoke(
         self,
@@ -130,20 +132,22 @@ class Reasoner:
         if checkpointer is None or thread_id is None:
             return await self._run(self.graph, {"question": question}, None, on_progress, on_event)
         graph = self.graph.copy(update={"checkpointer": checkpointer})
-        values, pending, started_with = await _saved_thread(graph, thread_id, question)
-        runner, ignored = self, _ignored(self.config, started_with)
-        if ignored and started_with is not None:  # the thread keeps the settings it began with
-            kept = {name: getattr(self.config, name) for name in _PER_CALL}
+        thread = await read_thread(graph, thread_id, question)
+        runner, ignored = self, ignored_options(self.config, thread.settings)
+        _log.debug("thread %r: %s", thread_id, thread)
+        if ignored and thread.settings is not None:  # the run keeps the settings it began with
+            _log.debug("thread %r keeps its settings; not applied: %s", thread_id, ignored)
+            kept = {name: getattr(self.config, name) for name in PER_CALL}
             runner = Reasoner(
                 self.generator,
                 verifier=self.verifier,
-                config=started_with.model_copy(update=kept),
+                config=thread.settings.model_copy(update=kept),
             )
             graph = runner.graph.copy(update={"checkpointer": checkpointer})
-        if pending:  # resume the pending work; finished branches are kept
+        if thread.pending:  # resume the pending work; finished branches are kept
             result = await runner._run(graph, None, thread_id, on_progress, on_event)
-        elif values is not None and "selected_id" in values:
-            result = Result.from_state(values)  # finished: nothing to run
+        elif thread.finished and thread.values is not None:
+            result = Result.from_state(thread.values)  # finished: nothing to run
         else:
             result = await runner._run(
                 graph, {"question": question}, thread_id, on_progress, on_event
@@ -269,46 +273,6 @@ def check_call(
         )
 
 
-async def _saved_thread(
-    graph: CompiledGraph, thread_id: str, question: str
-) -> tuple[Mapping[str, Any] | None, bool, ReasoningConfig | None]:
-    """A saved thread's state (`None`: a new thread), whether it has pending work, and the
-    settings it started with (`None` when its checkpoints do not say)."""
-    try:
-        snapshot = await graph.aget_state({"configurable": {"thread_id": thread_id}})
-    except NotImplementedError:
-        raise ConfigurationError(
-            "the checkpointer has no async methods (the sync SqliteSaver has none); use "
-            "AsyncSqliteSaver, InMemorySaver or another async saver"
-        ) from None
-    values: Mapping[str, Any] = snapshot.values or {}
-    if not values:
-        return None, False, None
-    if values.get("question") != question:
-        raise ConfigurationError(
-            f"thread {thread_id!r} holds a run for another question; pass a new thread_id"
-        )
-    saved = (snapshot.metadata or {}).get(SETTINGS_KEY)
-    try:
-        started_with = (
-            ReasoningConfig.model_validate_json(saved) if isinstance(saved, str) else None
-        )
-    except ValidationError:
-        started_with = None  # saved by a version with other settings: nothing to compare
-    return values, bool(snapshot.next), started_with
-
-
-def _ignored(given: ReasoningConfig, kept: ReasoningConfig | None) -> list[IgnoredOption]:
-    """The settings of this call that differ from those a saved run started with."""
-    if kept is None:
-        return []
-    return [
-        IgnoredOption(name=name, given=getattr(given, name), kept=getattr(kept, name))
-        for name in ReasoningConfig.model_fields
-        if name not in _PER_CALL and getattr(given, name) != getattr(kept, name)
-    ]
-
-
 def _best_so_far(state: Mapping[str, Any], deadline_s: float | None) -> Result:
     """The result of a run cut by its deadline: select among the finished candidates."""
     candidates = list((state.get("candidates") or {}).values())
@@ -342,34 +306,3 @@ def _best_so_far(state: Mapping[str, Any], deadline_s: float | None) -> Result:
             "failures": failures,
         }
     )
-
-
-def run_blocking(main: Callable[[], Awaitable[T]], *backends: object) -> T:
-    """Run `main()` on a new event loop, then close what `backends` hold for that loop.
-
-    Raises:
-        RuntimeError: Called inside a running event loop (await the coroutine instead).
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise RuntimeError("solve() cannot run inside a running event loop; use await asolve()")
-
-    async def run() -> T:
-        try:
-            return await main()
-        finally:
-            # Providers keep one HTTP client per event loop; this loop ends here.
-            await close_loop_clients(*backends)
-
-    return asyncio.run(run())
-
-
-async def close_loop_clients(*backends: object) -> None:
-    """Close the clients `backends` (generators, verifiers) hold for the running loop."""
-    for backend in backends:
-        close = getattr(backend, "aclose", None)
-        if close is not None:
-            await close()

@@ -20,6 +20,7 @@ from typing import Any, Unpack
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from reasoning_graph.blocking import run_blocking
 from reasoning_graph.config import ReasoningConfig, clean_question
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.graph_cache import cached_reasoner
@@ -30,7 +31,6 @@ from reasoning_graph.reasoner import (
     ProgressCallback,
     check_call,
     default_generator,
-    run_blocking,
 )
 from reasoning_graph.result import Result
 
