@@ -20,7 +20,6 @@ are imported when it runs, so `--help` imports none of the models' libraries.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,6 +88,8 @@ def _run(args: argparse.Namespace) -> int:
 @contextmanager
 def _logging(*, verbose: bool, quiet: bool) -> Iterator[None]:
     """`-v`: the package's DEBUG messages on stderr; `-q`: errors only; else warnings."""
+    import logging  # here, not at the top: `--help` exits before it is needed
+
     logger = logging.getLogger("reasoning_graph")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("reasoning-graph: %(levelname)s: %(message)s"))

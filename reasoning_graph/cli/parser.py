@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="reasoning-graph",
         description="Spend test-time compute to answer better: sample, verify, revise, select.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
     loudness = common.add_mutually_exclusive_group()
@@ -242,8 +241,17 @@ def _calibrate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
-def _version() -> str:
-    try:
-        return version("reasoning-graph")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "(not installed)"
+class _Version(argparse.Action):
+    """`--version`, read from the installed package's metadata only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("reasoning-graph")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "(not installed)"
+        parser.exit(message=f"{parser.prog} {number}\n")
