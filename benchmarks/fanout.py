@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _docs import Columns, machine, markdown_table, rich_table, write_section
+from _docs import Columns, machine, markdown_table, provenance, rich_table, write_section
 from rich.console import Console
 
 from reasoning_graph import asolve
@@ -240,14 +238,11 @@ def targets_line(report: Report, latency: float) -> str:
 
 
 def markdown(report: Report, args: argparse.Namespace) -> str:
-    command = " ".join(["python", "benchmarks/fanout.py", *sys.argv[1:]])
     return "\n".join(
         [
             SECTION,
             "",
-            f"- Command: `{command}`",
-            f"- Machine: {machine()}",
-            f"- Date: {datetime.datetime.now(datetime.UTC).date().isoformat()}",
+            *provenance("benchmarks/fanout.py"),
             f"- Setup: `self_consistency` through `asolve` with `OpenAIProvider(max_concurrency="
             f"{MAX_CONCURRENCY})` against `OpenAIStubServer` (loopback, honours `n`, "
             f"{args.latency} s per request; one bare `generate(n=1)` call measured "

@@ -14,7 +14,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import datetime
 import shutil
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _docs import Columns, machine, markdown_table, rich_table, write_section
+from _docs import Columns, markdown_table, provenance, rich_table, write_section
 from rich.console import Console
 
 SECTION = "## Startup (issue 10)"
@@ -91,15 +90,12 @@ def verdict(seconds: dict[str, list[float]]) -> str:
 
 
 def markdown(seconds: dict[str, list[float]], runs: int, imports: dict[str, list[str]]) -> str:
-    command = " ".join(["python", "benchmarks/startup.py", *sys.argv[1:]])
     loaded = "; ".join(f"`{code}`: {', '.join(found) or 'none'}" for code, found in imports.items())
     return "\n".join(
         [
             SECTION,
             "",
-            f"- Command: `{command}`",
-            f"- Machine: {machine()}",
-            f"- Date: {datetime.datetime.now(datetime.UTC).date().isoformat()}",
+            *provenance("benchmarks/startup.py"),
             f"- Each command in a fresh process, {runs} runs after one warm-up, interleaved.",
             f"- Heavy libraries imported ({', '.join(HEAVY)}): {loaded}.",
             "",

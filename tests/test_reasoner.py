@@ -27,46 +27,32 @@ Q = "What is 2 + 2?"
 SCRIPT = ["The answer is 4.", "The answer is 5.", "The answer is 4."]
 
 
-@pytest.fixture
-def compiles(monkeypatch: pytest.MonkeyPatch) -> list[ReasoningConfig]:
-    """The config of every graph the package builds during the test."""
-    built: list[ReasoningConfig] = []
-    original = reasoning_graph.reasoner.create_reasoning_graph
-
-    def counting(generator: Any, *, verifier: Any = None, config: Any = None) -> Any:
-        built.append(config)
-        return original(generator, verifier=verifier, config=config)
-
-    monkeypatch.setattr(reasoning_graph.reasoner, "create_reasoning_graph", counting)
-    return built
-
-
-async def test_asolve_compiles_once_per_generator_and_config(compiles):
+async def test_asolve_compiles_once_per_generator_and_config(graph_builds):
     generator = FakeGenerator(SCRIPT)
     for _ in range(3):
         result = await asolve(Q, generator=generator, n=3)
         assert result.answer == "4"
-    assert len(compiles) == 1
+    assert len(graph_builds) == 1
     await asolve(Q, generator=generator, n=2)  # another config: its own graph
     await asolve(Q, generator=generator, config=ReasoningConfig(n=3))  # an equal config
-    assert [c.n for c in compiles] == [3, 2]
+    assert [build["config"].n for build in graph_builds] == [3, 2]
     await asolve(Q, generator=FakeGenerator(SCRIPT), n=3)  # another generator object
-    assert len(compiles) == 3
+    assert len(graph_builds) == 3
 
 
-async def test_a_verifier_gets_its_own_graph_and_is_not_kept_alive(compiles):
+async def test_a_verifier_gets_its_own_graph_and_is_not_kept_alive(graph_builds):
     generator = FakeGenerator(SCRIPT)
     first = FakeVerifier({"4": 1.0})
     await asolve(Q, generator=generator, verifier=first, strategy="best_of_n", n=2)
     await asolve(Q, generator=generator, verifier=first, strategy="best_of_n", n=2)
-    assert len(compiles) == 1
+    assert len(graph_builds) == 1
     gone = weakref.ref(first)
     del first
     gc.collect()
     assert gone() is None  # the cache held it weakly
     second = FakeVerifier({"4": 1.0})
     await asolve(Q, generator=generator, verifier=second, strategy="best_of_n", n=2)
-    assert len(compiles) == 2
+    assert len(graph_builds) == 2
 
 
 async def test_the_cache_keeps_no_generator_alive():
@@ -118,21 +104,21 @@ class Unreferenceable:
         return await self.inner.generate(messages, **kwargs)
 
 
-async def test_an_object_without_weak_references_is_compiled_per_call(compiles):
+async def test_an_object_without_weak_references_is_compiled_per_call(graph_builds):
     generator = Unreferenceable()
     for _ in range(2):
         assert (await asolve(Q, generator=generator, n=3)).answer == "4"  # type: ignore[arg-type]
-    assert len(compiles) == 2
+    assert len(graph_builds) == 2
 
 
-async def test_a_reasoner_runs_many_questions_and_lends_each_call_its_checkpointer(compiles):
+async def test_a_reasoner_runs_many_questions_and_lends_each_call_its_checkpointer(graph_builds):
     reasoner = Reasoner(FakeGenerator(SCRIPT), config=ReasoningConfig(n=3))
     results = await asyncio.gather(*(reasoner.ainvoke(Q) for _ in range(3)))
     assert [r.answer for r in results] == ["4", "4", "4"]
     first, second = InMemorySaver(), InMemorySaver()
     await reasoner.ainvoke(Q, checkpointer=first, thread_id="t")
     await reasoner.ainvoke(Q, checkpointer=second, thread_id="t")
-    assert len(compiles) == 1
+    assert len(graph_builds) == 1
     assert reasoner.graph.checkpointer is None  # each call's saver went to a copy
     for saver in (first, second):
         assert (await saver.aget_tuple({"configurable": {"thread_id": "t"}})) is not None

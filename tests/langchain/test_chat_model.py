@@ -255,20 +255,11 @@ def test_asyncio_run_twice_reuses_the_model() -> None:
     assert asyncio.run(model.ainvoke("What is 2 + 2?")).text == "4"
 
 
-async def test_the_graph_of_each_config_is_compiled_once(monkeypatch: pytest.MonkeyPatch):
-    import reasoning_graph.reasoner
-
-    built: list[Any] = []
-    original = reasoning_graph.reasoner.create_reasoning_graph
-    monkeypatch.setattr(
-        reasoning_graph.reasoner,
-        "create_reasoning_graph",
-        lambda *args, **kwargs: built.append(kwargs["config"]) or original(*args, **kwargs),
-    )
+async def test_the_graph_of_each_config_is_compiled_once(graph_builds):
     model = make_model()
     for _ in range(2):
         assert (await model.ainvoke("What is 2 + 2?")).text == "4"
     assert model.invoke("What is 2 + 2?").text == "4"  # its own event loop: same graph
     await model.ainvoke("What is 2 + 2?", n=1)  # a call option: another config
     await model.ainvoke("What is 2 + 2?", n=1)
-    assert [config.n for config in built] == [3, 1]
+    assert [build["config"].n for build in graph_builds] == [3, 1]

@@ -292,19 +292,10 @@ def test_conversation_question() -> None:
     assert text.endswith("answer the user's last message: Add them.")
 
 
-def test_the_graph_is_compiled_once_for_the_agents_model(monkeypatch) -> None:
-    import reasoning_graph.reasoner
-
-    built: list[Any] = []
-    original = reasoning_graph.reasoner.create_reasoning_graph
-    monkeypatch.setattr(
-        reasoning_graph.reasoner,
-        "create_reasoning_graph",
-        lambda *args, **kwargs: built.append(args[0]) or original(*args, **kwargs),
-    )
+def test_the_graph_is_compiled_once_for_the_agents_model(graph_builds) -> None:
     model = ScriptedChatModel(reply=lambda messages, index: AIMessage("The answer is 42."))
     agent = create_agent(model, [], middleware=[ReasoningMiddleware(n=2, when="always")])
     for _ in range(3):
         final = agent.invoke({"messages": [HumanMessage(QUESTION)]})["messages"][-1]
         assert final.text == "42"
-    assert len(built) == 1  # one LangChainProvider per agent model, one graph for it
+    assert len(graph_builds) == 1  # one LangChainProvider per agent model, one graph for it

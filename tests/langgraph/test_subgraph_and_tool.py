@@ -102,17 +102,8 @@ def test_tool_refuses_review():
         reasoning_tool(FakeGenerator(SCRIPT), config=ReasoningConfig(review=True))
 
 
-async def test_tool_compiles_its_graph_once(monkeypatch: pytest.MonkeyPatch):
-    import reasoning_graph.reasoner
-
-    built: list[Any] = []
-    original = reasoning_graph.reasoner.create_reasoning_graph
-    monkeypatch.setattr(
-        reasoning_graph.reasoner,
-        "create_reasoning_graph",
-        lambda *args, **kwargs: built.append(kwargs) or original(*args, **kwargs),
-    )
+async def test_tool_compiles_its_graph_once(graph_builds):
     tool = reasoning_tool(FakeGenerator(SCRIPT), config=ReasoningConfig(n=3))
     for _ in range(3):
         assert (await tool.ainvoke({"question": Q})).startswith("Answer: 4")
-    assert len(built) == 1
+    assert len(graph_builds) == 1
