@@ -9,6 +9,7 @@ the bench's lists and files. Building the parser imports nothing heavy, so `--he
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -254,4 +255,5 @@ class _Version(argparse.Action):
             number = version("reasoning-graph")
         except PackageNotFoundError:  # run from a source tree that was never installed
             number = "(not installed)"
-        parser.exit(message=f"{parser.prog} {number}\n")
+        sys.stdout.write(f"{parser.prog} {number}\n")
+        parser.exit()
