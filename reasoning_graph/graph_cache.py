@@ -106,6 +106,10 @@ class ReasonerCache:
     def __init__(self, *, generators: int = 32, per_generator: int = 8) -> None:
         self._per_generator = per_generator
         self._by_generator: BoundedCache[int, _Graphs] = BoundedCache(generators)
+        # Weak-reference callbacks can run inside any allocation, even one this cache makes
+        # while holding its lock: they only note the dead entry here (list.append is atomic),
+        # and the next lookup drops it.
+        self._dead: list[tuple[int, weakref.ref[Any]]] = []
 
     def get(
         self, generator: Generator, verifier: Verifier | None, config: ReasoningConfig
@@ -130,18 +134,19 @@ class ReasonerCache:
 
     def _graphs(self, generator: Generator) -> _Graphs:
         """The entry of `generator`, made (with a weak reference that drops it) if missing."""
+        while self._dead:
+            dead_key, ref = self._dead.pop()
+            held = self._by_generator.get(dead_key)
+            if held is not None and held.generator is ref:
+                self._by_generator.pop(dead_key)
         key = id(generator)
         graphs = self._by_generator.get(key)
         if graphs is not None and graphs.generator() is generator:
             return graphs
-        by_generator = self._by_generator
-
-        def forget(ref: weakref.ref[Any]) -> None:
-            held = by_generator.get(key)
-            if held is not None and held.generator is ref:
-                by_generator.pop(key)
-
-        graphs = _Graphs(weakref.ref(generator, forget), self._per_generator)
+        dead = self._dead
+        graphs = _Graphs(
+            weakref.ref(generator, lambda ref: dead.append((key, ref))), self._per_generator
+        )
         self._by_generator.put(key, graphs)
         return graphs
 

@@ -213,3 +213,15 @@ def test_reasoning_options_are_the_config_fields_with_their_types():
     for name, field in fields.items():
         assert get_args(hints[name]) == get_args(field.annotation), name
         assert hints[name] == field.annotation, name
+
+
+def test_a_collected_generators_entry_is_dropped_at_the_next_lookup():
+    cache = ReasonerCache()
+    first = FakeGenerator(SCRIPT)
+    cache.get(first, None, ReasoningConfig(n=1))
+    del first
+    gc.collect()
+    assert len(cache._dead) == 1  # noted by the weak reference's callback, nothing else
+    second = FakeGenerator(SCRIPT)
+    cache.get(second, None, ReasoningConfig(n=1))
+    assert len(cache._by_generator) == 1 and cache._dead == []
