@@ -29,6 +29,7 @@ from reasoning_graph.providers.base import Generator, Verifier
 from reasoning_graph.reasoner import (
     EventCallback,
     ProgressCallback,
+    Reasoner,
     check_call,
     default_generator,
 )
@@ -105,9 +106,10 @@ async def asolve(
     settings = build_config(config, options)
     question = clean_question(question, max_chars=settings.max_question_chars)
     check_call(settings, checkpointer, thread_id)
-    reasoner = cached_reasoner(
-        generator if generator is not None else default_generator(), verifier, settings
-    )
+    if generator is None:  # a new model per call: nothing to reuse, so nothing to cache
+        reasoner = Reasoner(default_generator(), verifier=verifier, config=settings)
+    else:  # the cached graph holds `generator` weakly; this frame keeps it alive meanwhile
+        reasoner = cached_reasoner(generator, verifier, settings)
     return await reasoner.ainvoke(
         question,
         checkpointer=checkpointer,

@@ -225,3 +225,15 @@ def test_a_collected_generators_entry_is_dropped_at_the_next_lookup():
     second = FakeGenerator(SCRIPT)
     cache.get(second, None, ReasoningConfig(n=1))
     assert len(cache._by_generator) == 1 and cache._dead == []
+
+
+async def test_asolve_without_a_generator_keeps_its_default_alive(monkeypatch, graph_builds):
+    """The default generator is made per call and held by nothing else: a cached graph,
+    which holds generators weakly, lost it before the first generation."""
+    import importlib
+
+    module = importlib.import_module("reasoning_graph.solve")  # the attribute is solve()
+    monkeypatch.setattr(module, "default_generator", lambda: FakeGenerator(SCRIPT))
+    for _ in range(2):
+        assert (await asolve(Q, n=3)).answer == "4"
+    assert len(graph_builds) == 2  # a new model each call: nothing to reuse
