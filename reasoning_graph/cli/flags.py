@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import types
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
@@ -105,6 +104,8 @@ def add_config_flags(parser: argparse.ArgumentParser, command: Command) -> None:
         annotation = ReasoningConfig.model_fields[row.field].annotation
         default = _default(row.field)
         shown = row.default_text if row.default_text is not None else _shown(default)
+        if isinstance(default, bool):
+            shown = "off"  # the flag is off; `--no-x` for a field that is on by default
         options: dict[str, Any] = {
             "dest": row.field,
             "default": argparse.SUPPRESS,
@@ -156,9 +157,4 @@ def _unwrap(annotation: Any) -> Any:
 def _shown(default: Any) -> str:
     if isinstance(default, str):
         return repr(default) if not default.strip() or default != default.strip() else default
-    return "off" if default is False else "on" if default is True else str(default)
-
-
-def options_by_flag(options: Mapping[str, Any]) -> str:
-    """`options` written as flags, for messages: `--n 8, --temperature 0.2`."""
-    return ", ".join(flag_of(field, value) for field, value in options.items())
+    return str(default)
