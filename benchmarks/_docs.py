@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import re
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +30,16 @@ def machine() -> str:
         f"{model}, {os.cpu_count()} cores; Python {platform.python_version()} "
         f"({platform.python_implementation()}); {platform.platform()}"
     )
+
+
+def provenance(script: str) -> list[str]:
+    """The Markdown bullets that say how a section was made: command, machine, date."""
+    command = " ".join(["python", script, *sys.argv[1:]])
+    return [
+        f"- Command: `{command}`",
+        f"- Machine: {machine()}",
+        f"- Date: {datetime.datetime.now(datetime.UTC).date().isoformat()}",
+    ]
 
 
 def write_section(path: Path, heading: str, section: str) -> None:

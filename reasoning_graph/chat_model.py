@@ -10,34 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import (
     AIMessage,
-    AIMessageChunk,
     BaseMessage,
     HumanMessage,
     SystemMessage,
 )
-from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda, RunnableParallel
 from pydantic import Field, field_validator
 
+from reasoning_graph.blocking import run_blocking
+from reasoning_graph.chat_message import message_chunks, result_message
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.conversation import conversation_question, render_transcript
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.graph_cache import cached_reasoner
+from reasoning_graph.options import ReasoningOptions, build_config
 from reasoning_graph.prompts import fence
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.langchain_chat import LangChainProvider
 from reasoning_graph.result import Result
-from reasoning_graph.solve import asolve, run_blocking
 from reasoning_graph.verifiers.base import Verifier
 from reasoning_graph.verifiers.llm_judge import LLMJudge
 
@@ -45,7 +45,6 @@ __all__ = ["ReasoningChatModel"]
 
 T = TypeVar("T")
 
-_PIECE = re.compile(r"\s*\S+\s*|\s+")  # words with their spacing: the streamed pieces
 _FORMAT_PROMPT = (
     "Restate the final answer of the solved problem below in the requested structure. Use "
     "only what the conversation and the answer say; do not solve the problem again."
@@ -160,8 +159,13 @@ class ReasoningChatModel(BaseChatModel):
             params["ls_stop"] = stop or self.stop
         return params
 
-    async def arun(self, messages: Sequence[BaseMessage], **options: Any) -> Result:
+    async def arun(
+        self, messages: Sequence[BaseMessage], **options: Unpack[ReasoningOptions]
+    ) -> Result:
         """Run the reasoning graph on a conversation and return the whole `Result`.
+
+        The graph of each config is compiled once and reused (see
+        `reasoning_graph.graph_cache`).
 
         Args:
             messages: The conversation; its last human message is the question.
@@ -175,13 +179,9 @@ class ReasoningChatModel(BaseChatModel):
             for key, value in (("temperature", self.temperature), ("max_tokens", self.max_tokens))
             if value is not None
         }
-        return await asolve(
-            conversation_question(messages),
-            generator=self.generator,
-            verifier=self.verifier,
-            config=self.config,
-            **{**overrides, **options},
-        )
+        question = conversation_question(messages)
+        config = build_config(self.config, {**overrides, **options})
+        return await cached_reasoner(self.generator, self.verifier, config).ainvoke(question)
 
     async def _agenerate(
         self,
@@ -211,7 +211,7 @@ class ReasoningChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         message = self._message(await self.arun(messages, **kwargs), stop)
-        for chunk in _chunks(message):
+        for chunk in message_chunks(message):
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -224,7 +224,7 @@ class ReasoningChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         result = self._blocking(lambda: self.arun(messages, **kwargs))
-        for chunk in _chunks(self._message(result, stop)):
+        for chunk in message_chunks(self._message(result, stop)):
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
             yield chunk
@@ -284,29 +284,7 @@ class ReasoningChatModel(BaseChatModel):
         return self._convert_input(value).to_messages()
 
     def _message(self, result: Result, stop: list[str] | None) -> AIMessage:
-        selected = result.selected
-        answer = result.answer if result.answer is not None else (selected.text if selected else "")
-        content: list[str | dict[str, Any]] = []
-        if selected is not None:
-            content.append({"type": "reasoning", "reasoning": selected.text})
-        content.append({"type": "text", "text": _cut(answer, stop or self.stop)})
-        usage = UsageMetadata(
-            input_tokens=result.usage.prompt_tokens,
-            output_tokens=result.usage.completion_tokens,
-            total_tokens=result.usage.prompt_tokens + result.usage.completion_tokens,
-        )
-        metadata: dict[str, Any] = {
-            "model_name": self.model_name,
-            "strategy": result.strategy,
-            "difficulty": {"score": result.difficulty.score, "bin": result.difficulty.bin},
-            "plan": dict(result.plan),
-            "usage_by_node": {node: dict(spent) for node, spent in result.usage.by_node.items()},
-            "llm_calls": result.usage.llm_calls,
-            "candidate_count": len(result.candidates),
-            "selected_id": result.selected_id,
-            "answer": result.answer,
-        }
-        return AIMessage(content=content, usage_metadata=usage, response_metadata=metadata)
+        return result_message(result, model_name=self.model_name, stop=stop or self.stop)
 
     def _blocking(self, main: Callable[[], Awaitable[T]]) -> T:
         """Run `main()` on a fresh event loop: here, or in a worker thread if one is running."""
@@ -318,33 +296,6 @@ class ReasoningChatModel(BaseChatModel):
         with ThreadPoolExecutor(max_workers=1) as pool:
             future = pool.submit(context.run, run_blocking, main, self.generator, self.verifier)
             return future.result()
-
-
-def _cut(text: str, stop: Sequence[str] | None) -> str:
-    """`text` up to the first occurrence of any `stop` string."""
-    ends = [i for i in (text.find(s) for s in stop or () if s) if i >= 0]
-    return text[: min(ends)] if ends else text
-
-
-def _chunks(message: AIMessage) -> Iterator[ChatGenerationChunk]:
-    """`message` as stream chunks: reasoning, answer pieces, usage and metadata on the last."""
-    blocks = [b for b in message.content if isinstance(b, dict)]
-    for index, block in enumerate(blocks[:-1]):
-        yield ChatGenerationChunk(message=AIMessageChunk(content=[{**block, "index": index}]))
-    last = len(blocks) - 1
-    pieces = _PIECE.findall(str(blocks[-1]["text"])) or [""]
-    for piece in pieces[:-1]:
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(content=[{"type": "text", "text": piece, "index": last}])
-        )
-    yield ChatGenerationChunk(
-        message=AIMessageChunk(
-            content=[{"type": "text", "text": pieces[-1], "index": last}],
-            usage_metadata=message.usage_metadata,
-            response_metadata=message.response_metadata,
-            chunk_position="last",
-        )
-    )
 
 
 def _format_request(inputs: dict[str, Any]) -> list[BaseMessage]:

@@ -17,7 +17,7 @@ the same conversation. Needs the `langchain` package (for `langchain.agents`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Any, Literal, TypeAlias, Unpack, get_args
 
 from langchain.agents.middleware import AgentMiddleware, AgentState, ModelRequest, ModelResponse
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -27,10 +27,11 @@ from reasoning_graph.chat_model import ReasoningChatModel
 from reasoning_graph.config import ReasoningConfig, Strategy
 from reasoning_graph.conversation import conversation_question
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.graph_cache import BoundedCache
+from reasoning_graph.options import ExtraOptions, build_config
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.langchain_chat import LangChainProvider
-from reasoning_graph.solve import build_config
 from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["ReasoningMiddleware", "When"]
@@ -109,22 +110,25 @@ class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         generator: Generator | None = None,
         verifier: Verifier | None = None,
         config: ReasoningConfig | None = None,
-        **options: Any,
+        **options: Unpack[ExtraOptions],
     ) -> None:
         super().__init__()
+        fields: dict[str, Any] = dict(options)
         if strategy is not None:
-            options["strategy"] = strategy
+            fields["strategy"] = strategy
         if n is not None:
-            options["n"] = n
+            fields["n"] = n
         if not callable(when) and when not in _WHEN_VALUES:
             raise ConfigurationError(
                 f"unknown when={when!r}; choose one of: {', '.join(_WHEN_VALUES)}, "
                 "or pass a callable (request) -> bool"
             )
-        self.config = build_config(config, options)
+        self.config = build_config(config, fields)
         self.when = when
         self.generator = generator
         self.verifier = verifier
+        # One provider per agent model, so the graph compiled for it is reused per call.
+        self._providers: BoundedCache[int, LangChainProvider] = BoundedCache(8)
 
     # -- the hooks ------------------------------------------------------------------------
 
@@ -172,7 +176,7 @@ class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
         self, request: ModelRequest[Any]
     ) -> tuple[ReasoningChatModel, list[BaseMessage]]:
         """The chat model that runs the graph for `request`, and the one message it answers."""
-        generator = self.generator or LangChainProvider(request.model)
+        generator = self.generator or self._provider(request.model)
         config = self.config
         if request.system_prompt and config.system_prompt is None:
             # Keep the agent's instructions, and the graph's request for a stated answer.
@@ -180,6 +184,14 @@ class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
             config = config.model_copy(update={"system_prompt": system_prompt})
         model = ReasoningChatModel(generator=generator, verifier=self.verifier, config=config)
         return model, [HumanMessage(conversation_question(request.messages))]
+
+    def _provider(self, model: Any) -> LangChainProvider:
+        """The `LangChainProvider` over the agent's `model`, made once per model object."""
+        provider = self._providers.get(id(model))
+        if provider is None or provider.model is not model:
+            provider = LangChainProvider(model)
+            self._providers.put(id(model), provider)
+        return provider
 
 
 def _is_final(response: ModelResponse[Any]) -> bool:

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict
 from reasoning_graph.state import candidate_order
 from reasoning_graph.usage import TokenUsage, total_usage
 
-__all__ = ["CandidateResult", "DifficultyResult", "FailureResult", "Result", "UsageResult"]
+__all__ = [
+    "CandidateResult",
+    "DifficultyResult",
+    "FailureResult",
+    "IgnoredOption",
+    "Result",
+    "UsageResult",
+]
 
 
 class CandidateResult(BaseModel):
@@ -73,6 +80,24 @@ class FailureResult(BaseModel):
     message: str
 
 
+class IgnoredOption(BaseModel):
+    """An option of a call that resumed a saved run and was not applied.
+
+    A thread keeps the settings it started with (its plan, strategy, budget, prompts), so
+    that a resumed run finishes the run that was begun. `deadline_s` and
+    `max_question_chars` are about the call, and always apply.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    """The `ReasoningConfig` field, e.g. `"n"`."""
+    given: Any
+    """The value this call asked for."""
+    kept: Any
+    """The value the saved run started with, which it keeps."""
+
+
 class Result(BaseModel):
     """What `solve` returns.
 
@@ -85,6 +110,9 @@ class Result(BaseModel):
         selected_id: The id of the candidate that best represents the answer.
         usage: Exact token usage, in total and per node.
         failures: Branches that failed after their retries.
+        ignored_options: When this call resumed a saved thread, the options it gave that
+            differ from the settings the thread started with, which the run kept; empty
+            otherwise.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -98,6 +126,7 @@ class Result(BaseModel):
     selected_id: str | None
     usage: UsageResult
     failures: list[FailureResult]
+    ignored_options: list[IgnoredOption] = []
 
     @property
     def selected(self) -> CandidateResult | None:

@@ -247,3 +247,37 @@ class ReasoningState(TypedDict, total=False):
     events: Annotated[list[Event], operator.add]
     answer: str | None
     selected_id: str | None
+
+
+_REDUCERS: dict[str, Any] = {
+    "candidates": merge_candidates,
+    "failures": operator.add,
+    "usage": merge_node_usage,
+    "events": operator.add,
+}
+"""The keys of `ReasoningState` that have a reducer, and the reducer (its `Annotated` extra)."""
+
+
+def apply_updates(state: dict[str, Any], chunk: Mapping[str, Any]) -> None:
+    """Apply one streamed `updates` chunk (`{node: update}`) to `state` with the reducers.
+
+    Keys declared with a reducer in `ReasoningState` (candidates, failures, usage, events)
+    are merged the way the graph merges them; every other key is replaced. This is how
+    `asolve` keeps the latest state between two `values` snapshots, so a run cut by its
+    deadline still sees the branches that finished.
+
+    Example:
+        ```python
+        state = {"failures": []}
+        apply_updates(state, {"think": {"failures": [failure], "launched": 4}})
+        ```
+    """
+    for update in chunk.values():
+        if not isinstance(update, Mapping):
+            continue
+        for key, value in update.items():
+            reducer = _REDUCERS.get(key)
+            state[key] = reducer(state[key], value) if reducer and key in state else value
+
+
+__all__ += ["apply_updates"]

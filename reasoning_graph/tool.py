@@ -9,8 +9,8 @@ from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.providers.base import Generator
+from reasoning_graph.reasoner import Reasoner
 from reasoning_graph.result import Result
-from reasoning_graph.solve import asolve, run_blocking
 from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["DEFAULT_TOOL_DESCRIPTION", "ReasonInput", "evidence_summary", "reasoning_tool"]
@@ -72,7 +72,8 @@ def reasoning_tool(
     The tool takes one argument, `question`; its content is the answer with a short
     evidence summary (`evidence_summary`) and its artifact (`response_format=
     "content_and_artifact"`) is the full `Result`. It runs async (`ainvoke`); a sync
-    `invoke` outside an event loop works too.
+    `invoke` outside an event loop works too. The graph is compiled here, once, and every
+    call reuses it (a `Reasoner`).
 
     Args:
         generator: The model that writes the solutions.
@@ -108,12 +109,15 @@ def reasoning_tool(
             "use the graph as a subgraph to review its answers"
         )
 
+    reasoner = Reasoner(generator, verifier=verifier, config=config)
+
     async def reason(question: str) -> tuple[str, Result]:
-        result = await asolve(question, generator=generator, verifier=verifier, config=config)
+        result = await reasoner.ainvoke(question)
         return evidence_summary(result), result
 
     def reason_blocking(question: str) -> tuple[str, Result]:
-        return run_blocking(lambda: reason(question), generator, verifier)
+        result = reasoner.invoke(question)
+        return evidence_summary(result), result
 
     return StructuredTool.from_function(
         func=reason_blocking,

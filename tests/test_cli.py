@@ -194,3 +194,120 @@ def test_solve_closes_the_client_of_a_separate_judge_model(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             gc.collect()
+
+
+# -- issue 9 item 4: what a user meets first ------------------------------------------------
+
+
+def stub_argv(server: OpenAIStubServer, *extra: str) -> list[str]:
+    return ["solve", *extra, "--provider", "openai", "--model", "m", "--base-url", server.base_url]
+
+
+def test_version(capsys):
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.startswith("reasoning-graph ") and out.split()[1][0].isdigit()
+
+
+@pytest.mark.parametrize("command", ["solve", "bench", "calibrate", "report"])
+def test_help_shows_every_options_default(command, capsys):
+    from reasoning_graph.cli.parser import build_parser
+
+    subparsers = next(
+        a
+        for a in build_parser()._actions
+        if a.dest == "command"  # argparse's own
+    )
+    parser = subparsers.choices[command]  # type: ignore[attr-defined]
+    undocumented = [
+        action.option_strings[0]
+        for action in parser._actions
+        if action.option_strings
+        and action.help != "show this help message and exit"
+        and not action.required
+        and "default" not in (action.help or "")
+    ]
+    assert undocumented == []
+    code, out, _ = run_cli([command, "--help"], capsys)
+    assert code == 0 and "(default: " in out
+    if command == "solve":
+        assert "sampling temperature (default: 0.7)" in " ".join(out.split())
+        assert "--seed SEED base seed" in " ".join(out.split())
+
+
+def test_every_config_field_has_one_flag():
+    from reasoning_graph.cli.flags import CONFIG_FLAGS
+    from reasoning_graph.config import ReasoningConfig
+
+    fields = [row.field for row in CONFIG_FLAGS]
+    assert len(fields) == len(set(fields))
+    assert set(fields) | {"review"} == set(ReasoningConfig.model_fields)
+
+
+@pytest.mark.parametrize("source", ["stdin", "file"])
+def test_question_from_stdin_or_a_file(source, tmp_path, monkeypatch, capsys):
+    import io
+
+    question = ("What is 17 + 25? " * 9000).encode() + b"\x00\xff"  # > 128 KiB, NUL, not UTF-8
+    assert len(question) > 128 * 1024
+    if source == "stdin":
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(question)))
+        where = ["-"]
+    else:
+        path = tmp_path / "question.txt"
+        path.write_bytes(b"\xef\xbb\xbf" + question)  # with a byte-order mark
+        where = ["--question-file", str(path)]
+    with OpenAIStubServer(scripted_reply) as server:
+        code, out, err = run_cli(
+            [*stub_argv(server, *where), "--n", "2", "--json", "--max-question-chars", "200000"],
+            capsys,
+        )
+        sent = server.requests[0]["messages"][-1]["content"]
+    assert code == 0, err
+    assert json.loads(out)["question"].endswith("What is 17 + 25? \ufffd")  # NUL dropped
+    assert "What is 17 + 25? " * 9000 in sent and "\x00" not in sent
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["solve"], "no question: give it as an argument, '-' to read standard input"),
+        (["solve", "--question-file", "/no/such/file.txt"], "cannot read the question from"),
+        (["solve", "2+2?", "--question-file", "q.txt"], "not allowed with argument"),
+        (["solve", "2+2?", "--policy", "p.json"], "--policy is read by --strategy compute_optimal"),
+        (["solve", "2+2?", "-q", "-v"], "not allowed with argument"),
+    ],
+)
+def test_bad_question_sources_and_a_stray_policy_are_one_line_and_exit_2(argv, expected, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and expected in err and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_quiet_hides_the_live_view_and_verbose_logs_debug(capsys):
+    with OpenAIStubServer(scripted_reply) as server:
+        code, _, quiet = run_cli([*stub_argv(server, QUESTION), "--n", "2", "-q"], capsys)
+        assert code == 0 and quiet == ""
+        code, _, shown = run_cli([*stub_argv(server, QUESTION), "--n", "2"], capsys)
+        assert code == 0 and "plan: self_consistency" in shown
+        code, out, verbose = run_cli(
+            [*stub_argv(server, QUESTION), "--n", "2", "-v", "--json"], capsys
+        )
+    assert code == 0 and json.loads(out)["answer"] == "42"
+    assert "reasoning-graph: DEBUG: " in verbose
+    assert "plan: self_consistency" not in verbose  # --json: no live view
+
+
+def test_a_resumed_run_says_which_options_it_did_not_apply(tmp_path, capsys):
+    with OpenAIStubServer(scripted_reply) as server:
+        saved = [*stub_argv(server, QUESTION), "--checkpoint", str(tmp_path / "runs.sqlite")]
+        saved += ["--thread-id", "q1", "--json"]
+        code, first, err = run_cli([*saved, "--n", "4"], capsys)
+        assert code == 0 and err == ""
+        code, again, err = run_cli([*saved, "--n", "8", "--temperature", "0.2"], capsys)
+    assert code == 0
+    assert json.loads(again)["candidates"] == json.loads(first)["candidates"]  # stored
+    [note] = err.splitlines()
+    assert note == (
+        "reasoning-graph: note: thread 'q1' continues with the settings it started with; "
+        "not applied: --n 8 (the run keeps 4), --temperature 0.2 (the run keeps 0.7)"
+    )

@@ -349,3 +349,39 @@ def test_a_wrong_api_key_gets_401_echoing_it() -> None:
     assert wrong.status_code == 401 and "sk-wrong" in wrong.json()["error"]["message"]
     assert wrong.json()["error"]["type"] == "invalid_api_key"
     assert right.status_code == 200 and len(server.responses) == 1
+
+
+# -- the command: python -m reasoning_graph.testing.openai_server -------------------------
+
+
+def test_the_command_serves_until_sigterm_and_reports():
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-W", "error", "-m", "reasoning_graph.testing.openai_server"]
+    command += ["--port", "0", "--reply", "The answer is 7.", "--ignore-n", "--model", "m7"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().strip()
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        models = httpx.get(f"{base_url}/models", timeout=10).json()
+        assert [m["id"] for m in models["data"]] == ["m7"]
+        body = {"messages": [{"role": "user", "content": "hi"}], "n": 3}
+        reply = httpx.post(f"{base_url}/chat/completions", json=body, timeout=10).json()
+        assert [c["message"]["content"] for c in reply["choices"]] == ["The answer is 7."]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "answered 1 of 1 requests; faults injected: none" in stderr
+
+
+def test_the_command_rejects_a_bad_fault_rate(capsys):
+    from reasoning_graph.testing.serve_stub import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", "--fault-rate", "1.5"])
+    assert exited.value.code == 2
+    assert "rate=1.5 must be between 0 and 1" in capsys.readouterr().err

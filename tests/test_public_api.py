@@ -25,6 +25,7 @@ TOP_LEVEL = {
     "ReasoningConfig",
     "solve",
     "asolve",
+    "Reasoner",
     "Result",
     "Strategy",
     # LangChain and LangGraph citizens
@@ -119,6 +120,8 @@ def test_all_lists_exactly_the_exported_names(module: types.ModuleType, expected
     assert len(module.__all__) == len(set(module.__all__)), "duplicates in __all__"
     assert module.__all__ == sorted(module.__all__), "keep __all__ sorted"
     assert set(module.__all__) == expected
+    assert set(dir(module)) >= expected  # the names imported on first use are listed too
+    exec(f"from {module.__name__} import *", {})  # binds every name imported on first use
     assert public_names(module) == set(module.__all__), "public but not in __all__"
 
 
@@ -160,6 +163,66 @@ def test_strategy_alias_lists_the_strategy_names():
         "revision",
         "parallel_revision",
     }
+
+
+def imported_after(code: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of the `watched` modules a fresh interpreter holds after running `code`."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"{code}\nimport sys\nprint(sorted(set({watched!r}) & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return eval(completed.stdout)  # a printed list of names
+
+
+HEAVY = (
+    "openai",  # the SDK: only for --provider openai
+    "sympy",  # under math-verify: only to vote on answers
+    "math_verify",
+    "langchain_core.language_models.chat_models",  # LangChain's chat model
+    "reasoning_graph.chat_model",
+    "llama_cpp",
+    "langgraph.graph",
+)
+
+
+def test_import_and_cli_help_load_nothing_heavy():
+    """`import reasoning_graph` and `reasoning-graph --help` stay fast (issue 10, item 4)."""
+    assert imported_after("import reasoning_graph, reasoning_graph.providers", HEAVY) == []
+    help_text = (
+        "from reasoning_graph.cli.parser import build_parser\n"
+        "build_parser().format_help()\n"
+        "import reasoning_graph.cli"
+    )
+    assert imported_after(help_text, HEAVY) == []
+
+
+def test_the_solve_command_loads_no_openai_sdk_or_chat_model():
+    code = "import reasoning_graph.cli.solve_command"
+    assert imported_after(code, ("openai", "reasoning_graph.chat_model", HEAVY[3])) == []
+
+
+def test_a_submodule_never_hides_the_function_it_is_named_after():
+    """`import reasoning_graph.solve` binds the module as the package's `solve` attribute;
+    the lazy package keeps the function there, as an eager import did."""
+    code = (
+        "import reasoning_graph.solve, inspect\n"
+        "from reasoning_graph import solve\n"
+        "import reasoning_graph\n"
+        "assert inspect.isfunction(solve) and reasoning_graph.solve is solve, solve"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'solved'"):
+        reasoning_graph.solved  # noqa: B018
 
 
 def test_import_defers_heavy_backends():

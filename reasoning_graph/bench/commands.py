@@ -6,8 +6,6 @@ Each takes plain options, prints what it made and returns the exit code; errors 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,19 +14,14 @@ from typing import Any, Literal
 from rich.console import Console
 from rich.table import Table
 
-from reasoning_graph.bench.records import BenchRecord
+from reasoning_graph.bench.manifest import manifest_model
+from reasoning_graph.bench.records import RESULTS_FILE, load_records
 from reasoning_graph.bench.report import format_summary, write_report
-from reasoning_graph.bench.runner import (
-    MANIFEST_FILE,
-    RESULTS_FILE,
-    arun_bench,
-    load_records,
-    oracle_verifier,
-)
+from reasoning_graph.bench.runner import oracle_verifier, run_bench
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.options import build_config
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.registry import make_generator
-from reasoning_graph.solve import build_config
 
 __all__ = ["bench_command", "calibrate_command", "report_command"]
 
@@ -54,7 +47,8 @@ def bench_command(
     """Run the bench, write results, summary and plots into `out`, print the summary.
 
     Args:
-        options: `ReasoningConfig` fields shared by every run (max tokens, seed, policy...).
+        options: `ReasoningConfig` fields shared by every run (max tokens, seed, policy...);
+            a `policy` needs `compute_optimal` among the `strategies`.
         cache: Record every sample to this generation cache (and serve repeats from it).
         replay: Serve every sample from this cache; no model is called, a miss is an error.
         verifier: `default` lets each strategy use its default verifier (the LLM judge where
@@ -66,6 +60,11 @@ def bench_command(
     from reasoning_graph.providers.cache import CachingGenerator
 
     config = build_config(None, options)
+    if config.policy is not None and "compute_optimal" not in strategies:
+        raise ConfigurationError(
+            "--policy is read by the compute_optimal strategy only, and --strategies "
+            f"{','.join(strategies)} does not run it: drop --policy, or add compute_optimal"
+        )
     if config.policy is not None:
         from reasoning_graph.policy import load_policy
 
@@ -83,26 +82,19 @@ def bench_command(
         inner = make_generator(provider, model=model, base_url=base_url)
         generator = CachingGenerator(inner, cache) if cache is not None else inner
 
-    async def run() -> list[BenchRecord]:
-        try:
-            return await arun_bench(
-                dataset,
-                strategies=strategies,
-                ns=ns,
-                generator=generator,
-                verifier=oracle_verifier(dataset) if verifier == "oracle" else None,
-                base_config=config,
-                out_dir=out,
-                concurrency=concurrency,
-                progress=not quiet,
-            )
-        finally:
-            close = getattr(inner, "aclose", None)  # the HTTP clients of this event loop
-            if close is not None:
-                await close()
-
     try:
-        records = asyncio.run(run())
+        records = run_bench(
+            dataset,
+            strategies=strategies,
+            ns=ns,
+            generator=generator,
+            verifier=oracle_verifier(dataset) if verifier == "oracle" else None,
+            base_config=config,
+            out_dir=out,
+            concurrency=concurrency,
+            progress=not quiet,
+            close=[inner],  # the HTTP clients inside a caching generator
+        )
     finally:
         if isinstance(generator, CachingGenerator):
             generator.close()
@@ -150,15 +142,8 @@ def calibrate_command(
             f"{','.join(map(str, budgets))})"
         )
     records = load_records(results)
-    folder = results if results.is_dir() else results.parent
     if model is None:
-        try:
-            model = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))["model"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise ConfigurationError(
-                f"cannot tell which model made {results} (no {MANIFEST_FILE} beside it): "
-                "pass --model"
-            ) from None
+        model = manifest_model(results if results.is_dir() else results.parent)
     policy = fit_policy(
         records,
         probe_n=probe_n,

@@ -50,68 +50,24 @@ from __future__ import annotations
 import json
 import random
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.bench.base import Dataset, Example, Source, parse_query
+from reasoning_graph.bench.gym import expand_mix, gym_source
 from reasoning_graph.errors import ConfigurationError
 
 __all__ = ["Dataset", "Example", "MathDataset", "load_dataset"]
 
-_PREFIXES = ("gsm8k", "math", "jsonl", "gym", "gym-mix")
+_PREFIXES = ("gsm8k", "math", "jsonl", "gym", "gym-mix")  # gym-mix: expanded to gym specs
 _SPLIT_MIX = re.compile(r"\+(?=(?:" + "|".join(re.escape(p) for p in _PREFIXES) + r"):)")
 _SYNTAX = (
     "gsm8k:PATH, math:PATH, jsonl:PATH?question=FIELD&answer=FIELD, "
     "gym:TASK?size=N&seed=S&PARAM=VALUE, gym-mix:TASK1,TASK2?size_each=N, "
     "or several joined by '+'"
 )
-
-
-class Example(BaseModel):
-    """One question of a data set, with its gold answer."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    question: str
-    gold: str
-    human_difficulty: str | None = None
-    """The data set's own difficulty label (a MATH level, a reasoning-gym setting)."""
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class Dataset(ABC):
-    """A named list of examples that knows how to grade an answer to each of them.
-
-    Args:
-        name: Short name, used in records and example ids.
-        examples: The selected examples, in run order.
-        spec: The spec the data set was loaded from; defaults to `name`.
-    """
-
-    def __init__(self, name: str, examples: Sequence[Example], *, spec: str | None = None):
-        self.name = name
-        self.examples = list(examples)
-        self.spec = spec if spec is not None else name
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-    def __iter__(self) -> Iterator[Example]:
-        return iter(self.examples)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, examples={len(self.examples)})"
-
-    @abstractmethod
-    def grade(self, example: Example, predicted: str | None) -> bool:
-        """Return whether `predicted` (a final answer, not a whole solution) is correct."""
 
 
 class MathDataset(Dataset):
@@ -152,14 +108,6 @@ class _MixedDataset(Dataset):
         if owner is None:
             raise ConfigurationError(f"example {example.id!r} is not part of {self.name!r}")
         return owner.grade(example, predicted)
-
-
-@dataclass(frozen=True)
-class _Source:
-    """A data set before selection: how many examples, and how to build a chosen few."""
-
-    count: int
-    build: Callable[[list[int]], Dataset]
 
 
 def load_dataset(
@@ -205,8 +153,6 @@ def load_dataset(
         raise ConfigurationError(
             f"limit and offset must be non-negative (got limit={limit}, offset={offset})"
         )
-    from reasoning_graph.bench.gym import expand_mix  # gym.py builds on this module
-
     parts = [p for piece in _SPLIT_MIX.split(spec.strip()) for p in expand_mix(piece)]
     sources = [_source(part) for part in parts]
     order = [
@@ -234,32 +180,40 @@ def load_dataset(
     return _MixedDataset(built, [by_key[key] for key in chosen], spec=spec)
 
 
-def _source(spec: str) -> _Source:
+def _source(spec: str) -> Source:
+    """The source a single spec names, through the registry of prefixes (`_SOURCES`)."""
     prefix, colon, rest = spec.partition(":")
-    if not colon or prefix not in _PREFIXES or not rest:
+    read = _SOURCES.get(prefix)
+    if not colon or read is None or not rest:
         raise ConfigurationError(f"unknown data set spec {spec!r}; accepted: {_SYNTAX}")
-    if prefix == "gym":
-        from reasoning_graph.bench.gym import gym_source  # gym.py builds on this module
+    return read(spec, rest)
 
-        task, _, query = rest.partition("?")
-        count, build = gym_source(spec, task, _query(query, spec))
-        return _Source(count=count, build=build)
-    if prefix == "jsonl":
-        path_text, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
-        fields_ = _query(query, spec)
-        unknown = sorted(set(fields_) - {"question", "answer", "id", "difficulty"})
-        if unknown or "question" not in fields_ or "answer" not in fields_:
-            raise ConfigurationError(
-                f"{spec!r} must name its fields as jsonl:PATH?question=FIELD&answer=FIELD"
-                f"[&id=FIELD][&difficulty=FIELD] (unknown: {', '.join(unknown) or 'none'})"
-            )
-        return _file_source(spec, path_text, fields_, gold=None)
-    names = (
-        {"question": "question", "answer": "answer", "id": "id"}
-        if prefix == "gsm8k"
-        else {"question": "problem", "answer": "answer", "id": "unique_id", "difficulty": "level"}
-    )
-    return _file_source(spec, rest, names, gold=_gsm8k_gold if prefix == "gsm8k" else None)
+
+def _gsm8k(spec: str, path: str) -> Source:
+    names = {"question": "question", "answer": "answer", "id": "id"}
+    return _file_source(spec, path, names, gold=_gsm8k_gold)
+
+
+def _math(spec: str, path: str) -> Source:
+    names = {"question": "problem", "answer": "answer", "id": "unique_id", "difficulty": "level"}
+    return _file_source(spec, path, names, gold=None)
+
+
+def _jsonl(spec: str, rest: str) -> Source:
+    path_text, _, query = rest.rpartition("?") if "?" in rest else (rest, "", "")
+    fields_ = parse_query(query, spec)
+    unknown = sorted(set(fields_) - {"question", "answer", "id", "difficulty"})
+    if unknown or "question" not in fields_ or "answer" not in fields_:
+        raise ConfigurationError(
+            f"{spec!r} must name its fields as jsonl:PATH?question=FIELD&answer=FIELD"
+            f"[&id=FIELD][&difficulty=FIELD] (unknown: {', '.join(unknown) or 'none'})"
+        )
+    return _file_source(spec, path_text, fields_, gold=None)
+
+
+def _gym(spec: str, rest: str) -> Source:
+    task, _, query = rest.partition("?")
+    return gym_source(spec, task, parse_query(query, spec))
 
 
 def _gsm8k_gold(answer: str, where: str) -> str:
@@ -274,7 +228,7 @@ def _file_source(
     names: dict[str, str],
     *,
     gold: Callable[[str, str], str] | None,
-) -> _Source:
+) -> Source:
     path = Path(path_text).expanduser()
     records = _read_jsonl(path)
     if not records:
@@ -309,7 +263,7 @@ def _file_source(
                 metadata={k: v for k, v in record.items() if k not in used},
             )
         )
-    return _Source(
+    return Source(
         count=len(examples),
         build=lambda picks: MathDataset(name, [examples[i] for i in picks], spec=spec),
     )
@@ -341,14 +295,10 @@ def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _query(query: str, spec: str) -> dict[str, str]:
-    """Parse `a=1&b=x` keeping `+` literal (unlike `parse_qsl`); values stay text."""
-    params: dict[str, str] = {}
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        key, equals, value = pair.partition("=")
-        if not equals or not key:
-            raise ConfigurationError(f"{spec!r}: expected KEY=VALUE in the query, got {pair!r}")
-        params[unquote(key)] = unquote(value)
-    return params
+_SOURCES: Mapping[str, Callable[[str, str], Source]] = {
+    "gsm8k": _gsm8k,
+    "math": _math,
+    "jsonl": _jsonl,
+    "gym": _gym,
+}
+"""Each spec prefix and the function `(spec, text after the prefix) -> Source` it names."""

@@ -1,8 +1,9 @@
 """reasoning-gym data sets: `gym:` and `gym-mix:` specs, their params, names and grading.
 
 `load_dataset` hands the `gym:` specs here (see `reasoning_graph.bench.datasets` for the
-spec syntax). A task's params are typed from the query text: `true` / `false`, ints, floats,
-comma-separated tuples (`operators=+,-`) or else strings. A task is named `TASK`, or
+spec syntax); this module builds on `reasoning_graph.bench.base` only. A task's params are
+typed from the query text: `true` / `false`, ints, floats, comma-separated tuples
+(`operators=+,-`) or else strings. A task is named `TASK`, or
 `TASK[PARAM=VALUE,...]` with the spec's params but `size`; its examples `NAME-INDEX`, with the
 task's `difficulty` setting as their human difficulty (ranges as `low..high`).
 
@@ -17,14 +18,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from reasoning_graph.bench.datasets import Dataset, Example
+from reasoning_graph.bench.base import Dataset, Example, Source
 from reasoning_graph.errors import ConfigurationError
 
-__all__ = ["expand_mix", "gym_source", "parse_value"]
+__all__ = ["closest_tasks", "expand_mix", "gym_source", "parse_value"]
 
 _INSTALL_HINT = "pip install 'reasoning-graph[bench]'"
 _DEFAULT_SIZE = 500
@@ -90,9 +91,7 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def gym_source(
-    spec: str, task: str, query: Mapping[str, str]
-) -> tuple[int, Callable[[list[int]], Dataset]]:
+def gym_source(spec: str, task: str, query: Mapping[str, str]) -> Source:
     """The reasoning-gym task a `gym:` spec names, before selection.
 
     Args:
@@ -101,8 +100,8 @@ def gym_source(
         query: The spec's query params as text (`size`, `seed`, the task's settings).
 
     Returns:
-        How many examples the task holds, and a function building the data set of the
-        chosen indices.
+        How many examples the task holds, and how to build the data set of the chosen
+        indices.
 
     Raises:
         ConfigurationError: A bad `size`, reasoning-gym not installed, an unknown task, or
@@ -138,7 +137,7 @@ def gym_source(
             entries[example.id] = entry
         return _GymDataset(name, examples, score=task_data.score_answer, entries=entries, spec=spec)
 
-    return size, build
+    return Source(count=size, build=build)
 
 
 def _create(spec: str, task: str, size: int, settings: dict[str, Any]) -> Any:
@@ -151,10 +150,9 @@ def _create(spec: str, task: str, size: int, settings: dict[str, Any]) -> Any:
             f"{spec!r} needs reasoning-gym; install it with {_INSTALL_HINT}"
         ) from None
     if task not in registry:
-        close = difflib.get_close_matches(task, registry, n=3) or sorted(registry)[:5]
         raise ConfigurationError(
-            f"unknown reasoning-gym task {task!r}; did you mean {', '.join(close)}? "
-            f"({len(registry)} tasks, e.g. basic_arithmetic, chain_sum, leg_counting)"
+            f"unknown reasoning-gym task {task!r}; did you mean "
+            f"{', '.join(closest_tasks(task, registry))}? ({len(registry)} tasks)"
         )
     config_cls = registry[task][1]
     accepted = [f.name for f in fields(config_cls)] if is_dataclass(config_cls) else []
@@ -166,6 +164,23 @@ def _create(spec: str, task: str, size: int, settings: dict[str, Any]) -> Any:
         ) from None
     except (AssertionError, ValueError) as exc:
         raise ConfigurationError(f"{spec!r}: invalid {task} settings: {exc}") from None
+
+
+def closest_tasks(task: str, names: Iterable[str], *, count: int = 5) -> list[str]:
+    """The `count` task names nearest `task`: close spellings, then names sharing a word
+    (`maze_solver` -> `maze`), then the most similar of the rest (difflib's ratio).
+
+    Example:
+        ```python
+        closest_tasks("basic_arithmetc", DATASETS)[0]  # "basic_arithmetic"
+        ```
+    """
+    names = sorted(names)
+    words = {word for word in re.split(r"[^a-z0-9]+", task.lower()) if len(word) >= 3}
+    sharing = [name for name in names if words & set(name.split("_"))]
+    close = difflib.get_close_matches(task, names, n=count)
+    similar = difflib.get_close_matches(task, names, n=count, cutoff=0.0)
+    return list(dict.fromkeys([*close, *sharing, *similar]))[:count]
 
 
 def _compact(value: Any) -> str:

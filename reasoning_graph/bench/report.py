@@ -18,29 +18,22 @@ a strictly lower score, so equal scores always share a bin (bins can be uneven w
 questions tie). Questions with no score (every record of them had one sample, or failed)
 are left out of the per-bin figures. Failed runs count as wrong everywhere.
 
-Plots need matplotlib (the `bench` extra); they are drawn with the Agg renderer, no display.
+Plots need matplotlib (the `bench` extra); they are drawn with the Agg renderer, no display
+(`reasoning_graph.bench.plots`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
-import textwrap
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
-from reasoning_graph.bench.records import BenchRecord
-from reasoning_graph.bench.runner import record_key
-from reasoning_graph.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+from reasoning_graph.bench.plots import plot_accuracy_by_difficulty, plot_accuracy_vs_tokens
+from reasoning_graph.bench.records import BenchRecord, record_key
 
 __all__ = [
     "DIFFICULTY_QUANTILES",
@@ -106,6 +99,14 @@ class Summary(BaseModel):
     bin_ranges: dict[int, tuple[float, float]]
     """Lowest and highest reference difficulty score of the questions in each bin."""
     unbinned_questions: int
+    bins_note: str | None = None
+    """Why the questions fill fewer than `DIFFICULTY_QUANTILES` bins (too few questions, or
+    tied scores), when they do; shown under the table and on the difficulty plot."""
+
+    def bin_label(self, number: int) -> str:
+        """`bin 2 (0.20-0.40)`, or `bin 1 (0.75)` when its questions share one score."""
+        low, high = (f"{score:.2f}" for score in self.bin_ranges[number])
+        return f"bin {number} ({low if low == high else f'{low}-{high}'})"
 
 
 def wilson_interval(successes: int, trials: int, *, z: float = _Z95) -> tuple[float, float]:
@@ -206,6 +207,21 @@ def summarize(records: Iterable[BenchRecord]) -> Summary:
         by_difficulty=by_difficulty,
         bin_ranges=dict(sorted(ranges.items())),
         unbinned_questions=len(questions - bins.keys()),
+        bins_note=_bins_note(bins, len(ranges)),
+    )
+
+
+def _bins_note(bins: dict[tuple[str, str], tuple[int, float]], used: int) -> str | None:
+    """What to say when the binned questions fill fewer than the quintiles' bins."""
+    if not bins or used >= DIFFICULTY_QUANTILES:
+        return None
+    filled = f"{used} of {DIFFICULTY_QUANTILES} difficulty bins"
+    if len(bins) < DIFFICULTY_QUANTILES:
+        return f"only {len(bins)} questions have a difficulty score, so they fill {filled}"
+    distinct = len({score for _, score in bins.values()})
+    return (
+        f"bins collapsed: {len(bins)} questions have {distinct} distinct difficulty "
+        f"score{'s' if distinct != 1 else ''} (equal scores share a bin), so they fill {filled}"
     )
 
 
@@ -255,14 +271,10 @@ def format_summary(summary: Summary) -> str:
             "",
             "Bins are quintiles of each question's reference difficulty score (the "
             "controller's estimate in its record with the most samples), shared by every "
-            f"strategy; {summary.unbinned_questions} questions had no score.",
+            f"strategy; {summary.unbinned_questions} questions had no score."
+            + (f" Note: {summary.bins_note}." if summary.bins_note else ""),
             "",
-            "| strategy | n | budget | "
-            + " | ".join(
-                f"bin {b} ({summary.bin_ranges[b][0]:.2f}-{summary.bin_ranges[b][1]:.2f})"
-                for b in bins
-            )
-            + " |",
+            "| strategy | n | budget | " + " | ".join(summary.bin_label(b) for b in bins) + " |",
             "|---|--:|--:|" + "--:|" * len(bins),
         ]
         cells: dict[tuple[str, int, int | None], dict[int, str]] = defaultdict(dict)
@@ -293,105 +305,6 @@ def write_report(records: Iterable[BenchRecord], out_dir: str | Path) -> Summary
     (out / "summary.json").write_text(
         json.dumps(summary.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8"
     )
-    _plot_accuracy_vs_tokens(summary, out / "accuracy_vs_tokens.png")
-    _plot_accuracy_by_difficulty(summary, out / "accuracy_by_difficulty.png")
+    plot_accuracy_vs_tokens(summary, out / "accuracy_vs_tokens.png")
+    plot_accuracy_by_difficulty(summary, out / "accuracy_by_difficulty.png")
     return summary
-
-
-# -- plots --------------------------------------------------------------------------------------
-
-
-def _figure(width: float, height: float, panels: int = 1) -> tuple[Figure, list[Axes]]:
-    """A matplotlib figure on the Agg renderer (no pyplot, no display) and its axes."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigurationError(
-            "the bench plots need matplotlib: pip install 'reasoning-graph[bench]' "
-            "(or pip install matplotlib)"
-        ) from None
-    figure = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(1, panels, sharey=True, squeeze=False)[0]
-    return figure, list(axes)
-
-
-def _short_name(summary: Summary) -> str:
-    """The data set names, parameters dropped and cut short, for a plot title."""
-    bare = (re.sub(r"\[[^\]]*\]", "", name) for name in summary.datasets)
-    names = dict.fromkeys(part for name in bare for part in name.split("+") if part)
-    return textwrap.shorten(", ".join(names), width=60, placeholder="...")
-
-
-def _label(strategy: str, budget: int | None) -> str:
-    return strategy if budget is None else f"{strategy} (budget {budget})"
-
-
-def _plot_accuracy_vs_tokens(summary: Summary, path: Path) -> None:
-    figure, (axes,) = _figure(7.0, 4.5)
-    lines: dict[str, list[SummaryRow]] = defaultdict(list)
-    for row in summary.rows:
-        if row.mean_completion_tokens > 0:  # a log axis cannot show runs that all failed
-            lines[_label(row.strategy, row.budget_tokens)].append(row)
-    for label, rows in lines.items():
-        rows.sort(key=lambda r: r.mean_completion_tokens)
-        xs = [r.mean_completion_tokens for r in rows]
-        ys = [r.accuracy for r in rows]
-        errors = [[r.accuracy - r.ci_low for r in rows], [r.ci_high - r.accuracy for r in rows]]
-        axes.errorbar(xs, ys, yerr=errors, marker="o", capsize=3, label=label)
-        for row in rows:
-            axes.annotate(
-                f"n={row.n}",
-                (row.mean_completion_tokens, row.accuracy),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=8,
-            )
-    if lines:
-        axes.set_xscale("log", base=2)
-        axes.legend(fontsize=8)
-    else:
-        axes.text(0.5, 0.5, "no completed runs", ha="center", transform=axes.transAxes)
-    axes.set_xlabel("mean completion tokens per question (log2)")
-    axes.set_ylabel("accuracy (95% Wilson interval)")
-    axes.set_ylim(-0.02, 1.02)
-    axes.set_title(f"Accuracy vs test-time compute: {_short_name(summary)}")
-    axes.grid(alpha=0.3)
-    figure.savefig(path, dpi=120)
-
-
-def _plot_accuracy_by_difficulty(summary: Summary, path: Path) -> None:
-    ns = sorted({d.n for d in summary.by_difficulty}) or [0]
-    figure, panels = _figure(max(5.0, 3.2 * len(ns)), 4.0, len(ns))
-    bins = sorted(summary.bin_ranges)
-    labels = sorted({_label(d.strategy, d.budget_tokens) for d in summary.by_difficulty})
-    width = 0.8 / max(1, len(labels))
-    for axes, n in zip(panels, ns, strict=True):
-        for index, label in enumerate(labels):
-            rows = [
-                d
-                for d in summary.by_difficulty
-                if d.n == n and _label(d.strategy, d.budget_tokens) == label
-            ]
-            axes.bar(
-                [d.bin - 0.4 + width * (index + 0.5) for d in rows],
-                [d.accuracy for d in rows],
-                width=width,
-                yerr=[
-                    [d.accuracy - d.ci_low for d in rows],
-                    [d.ci_high - d.accuracy for d in rows],
-                ],
-                capsize=2,
-                label=label,
-            )
-        axes.set_xticks(bins)
-        axes.set_xlabel("difficulty bin (1 easiest)")
-        axes.set_title(f"n={n}" if n else "no difficulty estimates")
-        axes.set_ylim(0, 1.05)
-        axes.grid(axis="y", alpha=0.3)
-    panels[0].set_ylabel("accuracy (95% Wilson interval)")
-    if labels:
-        panels[-1].legend(fontsize=8)
-    figure.suptitle(f"Accuracy by difficulty quintile: {_short_name(summary)}")
-    figure.savefig(path, dpi=120)

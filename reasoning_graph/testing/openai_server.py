@@ -23,7 +23,13 @@ the fault that `Random(f"{seed}:{digest(body)}:{i}")` picks, whatever order conc
 requests arrive in. `responses` keeps only the completions a client can use (a `length` cut
 included).
 
+Run it from a shell with `python -m reasoning_graph.testing.openai_server --port N` (options:
+`reasoning_graph.testing.serve_stub`).
+
 Needs `aiohttp` (the `dev` extra), imported when a server starts.
+
+(One module over 350 lines: the server's lifecycle, its records and its handlers share one
+lock and one event loop; the faults live in `faults.py`, the command in `serve_stub.py`.)
 """
 
 from __future__ import annotations
@@ -451,3 +457,9 @@ def _cut_words(text: str, limit: int | None) -> tuple[str, int, bool]:
     if limit is None or len(words) <= limit:
         return text, len(words), False
     return text[: words[limit - 1].end()], limit, True
+
+
+if __name__ == "__main__":  # python -m reasoning_graph.testing.openai_server --port N
+    from reasoning_graph.testing.serve_stub import main
+
+    raise SystemExit(main())

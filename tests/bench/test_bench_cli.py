@@ -177,7 +177,11 @@ def test_calibrate_writes_a_policy_and_prints_its_table(
         (["--n", "2,0"], "n: Input should be greater than or equal to 1"),
         (["--concurrency", "0"], "concurrency must be at least 1"),
         (["--max-tokens", "0"], "max_tokens"),
-        (["--policy", "/no/such/policy.json"], "cannot read policy file /no/such/policy.json"),
+        (
+            ["--policy", "/no/such/policy.json", "--strategies", "compute_optimal"],
+            "cannot read policy file /no/such/policy.json",
+        ),
+        (["--policy", "policy.json"], "--policy is read by the compute_optimal strategy only"),
         (["--replay", "/no/such/cache.sqlite"], "no cache to replay"),
         (["--cache", "a.sqlite", "--replay", "b.sqlite"], "not allowed with argument"),
         (["--provider", "openai"], "needs a model name"),

@@ -269,3 +269,37 @@ def test_bad_slices(gsm8k: Path) -> None:
     empty = write_jsonl(gsm8k.parent / "empty.jsonl", [])
     with pytest.raises(ConfigurationError, match="holds no examples"):
         load_dataset(f"gsm8k:{empty}")
+
+
+def test_an_unknown_gym_task_suggests_the_closest_names() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean maze, ") as raised:
+        load_dataset("gym:maze_solver?size=5")
+    assert "ab, acre" not in str(raised.value)  # not the first five alphabetically
+
+
+def test_closest_tasks_ranks_spellings_then_shared_words_then_similarity() -> None:
+    from reasoning_graph.bench.gym import closest_tasks
+
+    names = ["ab", "acre", "basic_arithmetic", "chain_sum", "maze", "count_bits", "countdown"]
+    assert closest_tasks("basic_arithmetc", names)[0] == "basic_arithmetic"
+    assert closest_tasks("maze_solver", names, count=1) == ["maze"]
+    assert closest_tasks("count", names, count=2) == ["countdown", "count_bits"]
+    assert len(closest_tasks("zzz", names)) == 5  # always five suggestions
+
+
+def test_the_sources_and_the_loader_import_no_cycle() -> None:
+    import ast
+    import inspect
+
+    import reasoning_graph.bench.base as base
+    import reasoning_graph.bench.gym as gym
+
+    def imports(module: object) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+        return {
+            node.module or ""
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reasoning")
+        }
+
+    assert "reasoning_graph.bench.datasets" not in imports(gym) | imports(base)

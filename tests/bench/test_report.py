@@ -178,8 +178,38 @@ def test_plots_are_written_when_nothing_can_be_binned_or_every_run_failed(tmp_pa
 def test_plot_titles_drop_parameters_even_with_plus_signs_inside():
     from types import SimpleNamespace
 
-    from reasoning_graph.bench.report import _short_name
+    from reasoning_graph.bench.plots import _short_name
 
     mix = "basic_arithmetic[operators=+,-]+basic_arithmetic[max_digits=2,operators=+,-]"
     summary = SimpleNamespace(datasets=[mix, "gsm8k-test"])
     assert _short_name(summary) == "basic_arithmetic, gsm8k-test"
+
+
+def test_collapsed_bins_are_named_in_the_summary_and_on_the_plot(tmp_path):
+    from reasoning_graph.bench.plots import plot_accuracy_by_difficulty
+
+    records = [record(f"q{i}", difficulty=0.75) for i in range(6)]  # every score ties
+    summary = write_report(records, tmp_path)
+    assert summary.bin_ranges == {1: (0.75, 0.75)}
+    assert summary.bins_note == (
+        "bins collapsed: 6 questions have 1 distinct difficulty score (equal scores share a "
+        "bin), so they fill 1 of 5 difficulty bins"
+    )
+    markdown = (tmp_path / "summary.md").read_text()
+    assert f"Note: {summary.bins_note}." in markdown
+    assert "| bin 1 (0.75) |" in markdown and "0.75-0.75" not in markdown
+    figure = plot_accuracy_by_difficulty(summary, tmp_path / "difficulty.png")
+    title = " ".join(figure.get_suptitle().split())
+    assert "bins collapsed: 6 questions have 1 distinct difficulty score" in title
+    ticks = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert ticks == ["bin 1\n(0.75)"]
+
+
+def test_few_questions_and_full_bins_are_named_or_not():
+    few = summarize([record(f"q{i}", difficulty=i / 3) for i in range(3)])
+    assert (
+        few.bins_note
+        == "only 3 questions have a difficulty score, so they fill 3 of 5 difficulty bins"
+    )
+    full = summarize([record(f"q{i}", difficulty=i / 10) for i in range(10)])
+    assert full.bins_note is None and full.bin_label(2) == "bin 2 (0.20-0.30)"

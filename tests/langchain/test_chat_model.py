@@ -253,3 +253,13 @@ def test_asyncio_run_twice_reuses_the_model() -> None:
     model = make_model()
     assert asyncio.run(model.ainvoke("What is 2 + 2?")).text == "4"
     assert asyncio.run(model.ainvoke("What is 2 + 2?")).text == "4"
+
+
+async def test_the_graph_of_each_config_is_compiled_once(graph_builds):
+    model = make_model()
+    for _ in range(2):
+        assert (await model.ainvoke("What is 2 + 2?")).text == "4"
+    assert model.invoke("What is 2 + 2?").text == "4"  # its own event loop: same graph
+    await model.ainvoke("What is 2 + 2?", n=1)  # a call option: another config
+    await model.ainvoke("What is 2 + 2?", n=1)
+    assert [build["config"].n for build in graph_builds] == [3, 1]

@@ -290,3 +290,12 @@ def test_conversation_question() -> None:
     assert text.startswith("User: Add them.\n\nAssistant called tool add")
     assert text.count("<<<END RESULT OF TOOL ADD>>>") == 1  # the tool cannot close the fence
     assert text.endswith("answer the user's last message: Add them.")
+
+
+def test_the_graph_is_compiled_once_for_the_agents_model(graph_builds) -> None:
+    model = ScriptedChatModel(reply=lambda messages, index: AIMessage("The answer is 42."))
+    agent = create_agent(model, [], middleware=[ReasoningMiddleware(n=2, when="always")])
+    for _ in range(3):
+        final = agent.invoke({"messages": [HumanMessage(QUESTION)]})["messages"][-1]
+        assert final.text == "42"
+    assert len(graph_builds) == 1  # one LangChainProvider per agent model, one graph for it

@@ -100,3 +100,10 @@ def test_tool_runs_sync_outside_an_event_loop():
 def test_tool_refuses_review():
     with pytest.raises(ConfigurationError, match="review"):
         reasoning_tool(FakeGenerator(SCRIPT), config=ReasoningConfig(review=True))
+
+
+async def test_tool_compiles_its_graph_once(graph_builds):
+    tool = reasoning_tool(FakeGenerator(SCRIPT), config=ReasoningConfig(n=3))
+    for _ in range(3):
+        assert (await tool.ainvoke({"question": Q})).startswith("Answer: 4")
+    assert len(graph_builds) == 1
