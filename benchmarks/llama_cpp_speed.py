@@ -1,10 +1,14 @@
-"""Embedded-model speed (issue 11): what per-token logprobs cost on `LlamaCppProvider`.
+"""Embedded-model speed (issues 9 and 11): what logprobs and extra buffer types change.
 
 Runs the embedded SmolLM2-135M-Instruct through `LlamaCppProvider` and compares completion
-tokens per second of two settings in one interleaved run:
+tokens per second of two pairs of settings, each in one interleaved run:
 
 - *logprobs*: plain sampling against `generate(logprobs=True, top_logprobs=5)` (read
-  through a logits processor, `providers/llama_logprobs.py`), on one loaded model.
+  through a logits processor, `providers/llama_logprobs.py`), on one loaded model;
+- *extra buffer types*: the default (`extra_buffer_types=False`, llama.cpp's AMX and
+  repacked weight buffers off) against `extra_buffer_types=True`, two loaded models. Only
+  run this on a CPU where the extra buffer types work (on an AMX CPU in a VM without tile
+  state the second arm crashes: run `reasoning-graph doctor` first).
 
 Each round runs both arms of a pair with the same seed, in alternating order, so both
 sample the same tokens and share whatever else the machine is doing; the overhead is
@@ -90,6 +94,11 @@ async def measure(rounds: int, max_tokens: int) -> Columns:
             "logprobs (top 5) vs plain sampling",
             Arm("plain", provider, {}),
             Arm("logprobs", provider, {"logprobs": True, "top_logprobs": 5}),
+        ),
+        (
+            "extra buffer types on vs off (default)",
+            Arm("off", LlamaCppProvider(), {}),
+            Arm("on", LlamaCppProvider(extra_buffer_types=True), {}),
         ),
     ]
     rows = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -96,6 +97,30 @@ def assert_usage_is_llama_cpps(result: Result, calls: list[dict[str, Any]]) -> N
     assert {node: dict(usage) for node, usage in result.usage.by_node.items()} == {
         node: reported(calls, node) for node in nodes
     }
+
+
+SMOKE = """
+import asyncio
+from reasoning_graph.providers.llama_cpp import LlamaCppProvider
+generation = asyncio.run(LlamaCppProvider().generate(
+    [{"role": "user", "content": "Count to five."}], max_tokens=8, temperature=0.0, seed=0
+))
+print(generation.usage["completion_tokens"])
+"""
+
+
+def test_the_embedded_model_writes_tokens_in_a_subprocess() -> None:
+    """A native crash (`Illegal instruction` where llama.cpp takes a path the CPU cannot
+    run, such as AMX in a VM without tile state) fails this test with its signal, instead of
+    killing the test run."""
+    completed = subprocess.run(
+        [sys.executable, "-c", SMOKE], capture_output=True, text=True, timeout=120
+    )
+
+    code = completed.returncode
+    crash = f" (killed by {signal.Signals(-code).name})" if code < 0 else ""
+    assert code == 0, f"the embedded model exited with {code}{crash}: {completed.stderr[-2000:]}"
+    assert 0 < int(completed.stdout.split()[-1]) <= 8
 
 
 def test_solve_with_the_default_generator_reports_llama_cpps_usage(

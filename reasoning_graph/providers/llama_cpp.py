@@ -95,6 +95,11 @@ class LlamaCppProvider:
         n_threads: CPU threads. Defaults to llama.cpp's choice (half the cores).
         chat_format: A llama-cpp-python chat format name. Defaults to the GGUF's template.
         verbose: Let llama.cpp print its logs. Defaults to False.
+        extra_buffer_types: Let llama.cpp keep weights in its extra CPU buffer types (the
+            AMX backend, repacked layouts). Defaults to False: on a CPU that reports AMX
+            inside a VM that has not enabled it, llama.cpp built for the native CPU dies
+            with `Illegal instruction` on that path. Turn it on where AMX works, for speed
+            (`benchmarks/llama_cpp_speed.py` measures the difference).
 
     Raises:
         ModelNotFoundError: `model_path` does not exist, or the `local` extra is missing.
@@ -117,6 +122,7 @@ class LlamaCppProvider:
         n_threads: int | None = None,
         chat_format: str | None = None,
         verbose: bool = False,
+        extra_buffer_types: bool = False,
     ) -> None:
         if model_path is None:
             self._path, self._name = default_model_path(), _DEFAULT_MODEL_NAME
@@ -144,6 +150,7 @@ class LlamaCppProvider:
             "n_threads": n_threads,
             "chat_format": chat_format,
             "verbose": verbose,
+            "extra_buffer_types": extra_buffer_types,
         }
         self._lock = threading.Lock()
         self._llm: EmbeddedLlama | None = None
@@ -152,6 +159,11 @@ class LlamaCppProvider:
     def model_name(self) -> str:
         """The model's name: `SmolLM2-135M-Instruct` by default, else the file's stem."""
         return self._name
+
+    @property
+    def extra_buffer_types(self) -> bool:
+        """Whether llama.cpp may use its extra CPU buffer types (AMX, repacking)."""
+        return bool(self._options["extra_buffer_types"])
 
     def __repr__(self) -> str:
         return f"LlamaCppProvider(model_path={str(self._path)!r}, n_ctx={self._n_ctx})"

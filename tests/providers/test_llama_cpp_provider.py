@@ -420,3 +420,52 @@ async def test_logprobs_match_llama_cpps_logits_all(
         assert list(token.top_logprobs.values()) == pytest.approx(
             [lp for _, lp in alternatives], abs=1e-4
         )
+
+
+# --- extra buffer types (AMX) stay off unless asked -------------------------------------
+
+
+async def test_the_model_is_loaded_without_extra_buffer_types_by_default(
+    fake_llama: LlamaCppProvider, junk_gguf: Path
+) -> None:
+    assert fake_llama.extra_buffer_types is False
+    await fake_llama.generate(STORY, max_tokens=1)
+    on = LlamaCppProvider(junk_gguf, extra_buffer_types=True)
+    await on.generate(STORY, max_tokens=1)
+
+    assert on.extra_buffer_types is True
+    default, asked = FakeLlama.instances
+    assert default.options["extra_buffer_types"] is False
+    assert asked.options["extra_buffer_types"] is True
+
+
+@needs_local
+@pytest.mark.parametrize("extra_buffer_types", [False, True])
+def test_llama_cpp_receives_use_extra_bufts(
+    monkeypatch: pytest.MonkeyPatch, extra_buffer_types: bool
+) -> None:
+    """What llama.cpp's model loader is handed, read at the C call (vocabulary only: no
+    weights are loaded, so this runs on any CPU)."""
+    import llama_cpp.llama_cpp as low_level
+
+    from reasoning_graph.providers.llama_model import EmbeddedLlama
+
+    original = low_level.llama_model_load_from_file
+    seen: list[bool] = []
+
+    def spy(path: bytes, params: Any) -> Any:
+        seen.append(bool(params.use_extra_bufts))
+        return original(path, params)
+
+    monkeypatch.setattr(low_level, "llama_model_load_from_file", spy)
+    llm = EmbeddedLlama(
+        str(default_model_path()),
+        extra_buffer_types=extra_buffer_types,
+        vocab_only=True,
+        verbose=False,
+    )
+    try:
+        assert seen == [extra_buffer_types]
+        assert llm.model_params.use_extra_bufts is extra_buffer_types
+    finally:
+        llm.close()
