@@ -96,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
     _bench_parsers(commands, defaults)
+    doctor = commands.add_parser("doctor", help="check that the embedded model runs here")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument(
+        "--extra-buffer-types", action="store_true", help="probe with llama.cpp's AMX path on"
+    )
     return parser
 
 
@@ -447,6 +452,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 on success, 2 on bad input or a failed run)."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "doctor":
+            from reasoning_graph.doctor import doctor_command
+
+            return doctor_command(json_output=args.json, extra_buffer_types=args.extra_buffer_types)
         return _solve(args) if args.command == "solve" else _run(args)
     except ReasoningGraphError as error:
         message = " ".join(str(error).split())

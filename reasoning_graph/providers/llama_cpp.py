@@ -131,8 +131,9 @@ class LlamaCppProvider:
             self._name = self._path.stem
         if not self._path.is_file():
             raise ModelNotFoundError(
-                f"No model file at {str(self._path)!r}; pass the path of a .gguf file, "
-                "or model_path=None for the embedded SmolLM2-135M-Instruct."
+                f"No model file at {str(self._path)!r}; give the path of a .gguf file "
+                "(`--model PATH.gguf` on the command line, `model_path=` in Python), or leave "
+                "it out to run the embedded SmolLM2-135M-Instruct."
             )
         if n_ctx < 1:
             raise ConfigurationError(f"n_ctx must be at least 1 token, got {n_ctx}.")

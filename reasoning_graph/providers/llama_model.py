@@ -15,17 +15,36 @@ Imported only when a `LlamaCppProvider` is built, since it imports `llama_cpp`.
   samples. A logits processor sees each step's logits but never the token drawn from the
   last one (it is not fed back to the model), and per-token logprobs need it
   (`llama_logprobs.TokenLogprobRecorder`).
+
+Importing `llama_cpp` opens `/dev/null` twice (`llama_cpp._utils`, for silencing llama.cpp
+while it loads a model) and never closes it, so every process that imported it warned
+`ResourceWarning: unclosed file '/dev/null'` at exit. This module closes those two files
+when the interpreter exits, before it collects them.
 """
 
 from __future__ import annotations
 
+import atexit
+import io
 from collections.abc import Callable
 from typing import Any
 
+from llama_cpp import _utils
 from llama_cpp.llama import Llama
 from llama_cpp.llama_cpp import llama_model_params
 
 __all__ = ["EmbeddedLlama"]
+
+
+def _close_devnull_files() -> None:
+    """Close the `/dev/null` files `llama_cpp._utils` opened at import."""
+    for name in ("outnull_file", "errnull_file"):
+        file = getattr(_utils, name, None)
+        if isinstance(file, io.IOBase):
+            file.close()
+
+
+atexit.register(_close_devnull_files)
 
 
 class EmbeddedLlama(Llama):

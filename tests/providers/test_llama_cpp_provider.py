@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -39,10 +40,33 @@ def junk_gguf(tmp_path: Path) -> Path:
     return path
 
 
-def test_missing_model_path_names_the_path(tmp_path: Path) -> None:
+def test_missing_model_path_names_the_path_and_both_ways_to_give_one(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "model.gguf"
-    with pytest.raises(ModelNotFoundError, match="nowhere"):
+    with pytest.raises(ModelNotFoundError, match="nowhere") as error:
         LlamaCppProvider(missing)
+    message = str(error.value)
+    assert "--model PATH.gguf" in message and "model_path=" in message
+    assert "model_path=None" not in message  # a Python value means nothing on the CLI
+
+
+@needs_llama
+def test_importing_llama_cpp_through_the_provider_leaves_no_open_file(junk_gguf: Path) -> None:
+    """llama-cpp-python opens /dev/null twice at import and never closes it; the provider's
+    import closes both at exit, so a process run with ResourceWarning as an error is clean."""
+
+    def run(code: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-W", "error::ResourceWarning", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "ResourceWarning" in run("import llama_cpp")  # the library alone still warns
+    provider = "from reasoning_graph.providers.llama_cpp import LlamaCppProvider as P"
+    assert run(f"{provider}; P({str(junk_gguf)!r})") == ""
 
 
 @needs_local
@@ -64,8 +88,13 @@ def test_default_model_path_without_package_gives_install_hint(
 def test_missing_llama_cpp_names_the_extra(
     monkeypatch: pytest.MonkeyPatch, junk_gguf: Path
 ) -> None:
+    import reasoning_graph.providers
+
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     monkeypatch.setitem(sys.modules, "llama_cpp.llama", None)
+    # as if `llama_model` (which imports llama_cpp) had never been imported
+    monkeypatch.setitem(sys.modules, "reasoning_graph.providers.llama_model", None)
+    monkeypatch.delattr(reasoning_graph.providers, "llama_model", raising=False)
     with pytest.raises(ModelNotFoundError, match=r"reasoning-graph\[local\]"):
         LlamaCppProvider(junk_gguf)
 
