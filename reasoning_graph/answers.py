@@ -1,9 +1,18 @@
 """Final answers: pull them out of free text and decide when two of them are the same.
 
 Extraction tries, in order: the last `\\boxed{...}`, "The (final) answer is X", "Answer: X"
-or "#### X", and finally the last number in the text. Equivalence uses `math-verify`, so
-`0.5`, `1/2` and `\\frac{1}{2}` count as one answer; text it cannot parse is compared after
-normalisation. A candidate with no extractable answer abstains from votes.
+or "#### X", and finally the last number in the text; filler words before a stated answer
+("indeed 63") are dropped. A candidate with no extractable answer abstains from votes.
+
+Equivalence holds when the two answers are the same text after normalisation, or when
+`math-verify` shows each equal to the other, each parsed **whole**. math-verify's default
+`parse` is built to dig an answer out of a solution, so on `2x + 2` it returns the last
+number, `2`; here an answer is parsed as one LaTeX expression (`$...$`, LaTeX extraction
+only), or, failing that, as a plain expression whose match is the whole answer. So `2x + 2`
+differs from `2` and `-3` from `3`, while `x = 5` equals `5` and `1/2`, `0.5` and
+`\\frac{1}{2}` are one answer. Before parsing, a number followed only by words is that
+number (`5 apples` is `5`: a unit), and an answer with any other words, or with two numbers
+side by side (`2 3`), is compared as text only.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from math_verify import parse, verify
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 
 __all__ = ["AnswerMatcher", "extract_answer", "normalize_answer", "states_final_answer"]
 
@@ -33,6 +42,22 @@ _ANSWER_LABEL = re.compile(
 _RISKY = re.compile(r"\^.*\^|!")
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?")
 _TRAILING = " \t.;,!*$`'\""
+# Words a model puts between "the answer is" and the answer itself.
+_FILLER = re.compile(
+    r"^(?:(?:indeed|so|thus|therefore|hence|then|now|finally|actually|simply|just|exactly|"
+    r"approximately|about|around|roughly|equal[ \t]+to|equals|clearly|still|also|that|"
+    r"going[ \t]+to[ \t]+be|to[ \t]+be|will[ \t]+be)[ \t]*[:,]?[ \t]+)+(?=\S)",
+    re.IGNORECASE,
+)
+# For equivalence: LaTeX text blocks and commands are not words of the answer.
+_LATEX_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)[ \t]*\{[^{}]*\}")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
+_WORD = re.compile(r"[A-Za-z]{2,}")
+_NUMBER_AND_UNIT = re.compile(rf"({_NUMBER.pattern})[ \t]+[A-Za-z][A-Za-z .'-]*")
+_SIDE_BY_SIDE = re.compile(r"\d[ \t]+[-\d]")
+_WRAPPERS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_AS_LATEX = [LatexExtractionConfig()]
+_AS_EXPRESSION = [ExprExtractionConfig()]
 
 
 def _last_boxed(text: str) -> str | None:
@@ -62,6 +87,7 @@ def _clean(raw: str) -> str | None:
         line = line[2:-2].strip()
     if "=" in line:  # "17 + 25 = 42" states 42
         line = line.rsplit("=", 1)[1].strip(_TRAILING)
+    line = _FILLER.sub("", line)  # "indeed 63" states 63
     if not line or len(line) > _MAX_ANSWER_CHARS:
         return None
     return line
@@ -114,6 +140,30 @@ def states_final_answer(text: str) -> bool:
     )
 
 
+def _squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _math_form(answer: str) -> str | None:
+    """The answer as math-verify should read it whole, or `None` when it is text.
+
+    Strips `$`/`\\(`/`\\[` wrappers, reads "number words" as the number (a unit), and
+    refuses answers with other words, or with numbers side by side, which math-verify
+    would read as a product or a sum.
+    """
+    form = answer.strip().strip(_TRAILING)
+    for opening, closing in _WRAPPERS:
+        if form.startswith(opening) and form.endswith(closing) and len(form) > 2 * len(closing):
+            form = form[len(opening) : -len(closing)].strip()
+    unit = _NUMBER_AND_UNIT.fullmatch(form)
+    if unit is not None:
+        return unit.group(1)
+    bare = _LATEX_COMMAND.sub("#", _LATEX_TEXT.sub(" ", form))
+    if not form or _WORD.search(bare) or _SIDE_BY_SIDE.search(bare):
+        return None
+    return form
+
+
 def normalize_answer(answer: str) -> str:
     """Lower-case, drop spaces, `$`, thousands separators and a trailing `.0`."""
     norm = answer.strip().strip("$").lower().replace(" ", "")
@@ -143,26 +193,45 @@ class AnswerMatcher:
         )
 
     def _parse(self, answer: str) -> list[Any]:
-        if self._timeout is None and _RISKY.search(answer):
-            return []
+        """math-verify's parse of the whole answer, or `[]` when it is text only."""
         if answer not in self._parsed:
-            try:
-                self._parsed[answer] = parse(answer, parsing_timeout=self._timeout)
-            except Exception:  # math-verify raises on pathological input; treat as text
+            form = _math_form(answer)
+            if form is None or (self._timeout is None and _RISKY.search(form)):
                 self._parsed[answer] = []
+            else:
+                try:
+                    self._parsed[answer] = self._parse_whole(form)
+                except Exception:  # math-verify raises on pathological input; treat as text
+                    self._parsed[answer] = []
         return self._parsed[answer]
 
-    def same(self, left: str, right: str) -> bool:
-        """Return whether two answers are mathematically (or textually) the same."""
-        if normalize_answer(left) == normalize_answer(right):
-            return True
-        gold, target = self._parse(left), self._parse(right)
-        if not gold or not target:
-            return False
+    def _parse_whole(self, form: str) -> list[Any]:
+        as_latex = parse(f"${form}$", _AS_LATEX, parsing_timeout=self._timeout)
+        if as_latex and not isinstance(as_latex[0], str):
+            return list(as_latex)
+        # Plain-text math LaTeX cannot read: accepted only when the match is all of it.
+        as_expression = parse(form, _AS_EXPRESSION, parsing_timeout=self._timeout)
+        if len(as_expression) == 2 and _squeezed(as_expression[1]) == _squeezed(form):
+            return list(as_expression)
+        return []
+
+    def _verify(self, gold: list[Any], target: list[Any]) -> bool:
         try:
             return bool(verify(gold, target, timeout_seconds=self._timeout))
         except Exception:  # a sympy failure means "not shown equal", never a crash
             return False
+
+    def same(self, left: str, right: str) -> bool:
+        """Return whether two answers are mathematically (or textually) the same.
+
+        Symmetric: math-verify must show each answer equal to the other.
+        """
+        if normalize_answer(left) == normalize_answer(right):
+            return True
+        first, second = self._parse(left), self._parse(right)
+        if not first or not second:
+            return False
+        return self._verify(first, second) and self._verify(second, first)
 
     def groups(self, answers: Sequence[str | None]) -> list[list[int]]:
         """Group the indices of equivalent answers; `None` answers abstain.

