@@ -35,6 +35,7 @@ from reasoning_graph.errors import ConfigurationError, ReasoningGraphError
 from reasoning_graph.events import ReasoningEvent, describe_event
 from reasoning_graph.providers.registry import PROVIDERS, make_generator
 from reasoning_graph.result import Result
+from reasoning_graph.serve.command import add_serve_arguments, run_serve
 from reasoning_graph.solve import asolve, build_config, run_blocking, sqlite_checkpointer
 
 __all__ = ["main"]
@@ -96,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     solve_cmd.add_argument("--json", action="store_true", help="print one JSON object")
     solve_cmd.add_argument("--quiet", action="store_true", help="no progress view")
     _bench_parsers(commands, defaults)
+    add_serve_arguments(
+        commands.add_parser(
+            "serve",
+            help="serve an OpenAI-compatible chat API that answers by reasoning",
+            description="Serve POST /v1/chat/completions, GET /v1/models and GET /health. "
+            "With no provider options, runs the embedded SmolLM2-135M-Instruct model.",
+        )
+    )
     return parser
 
 
@@ -447,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 on success, 2 on bad input or a failed run)."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "serve":
+            return run_serve(args)
         return _solve(args) if args.command == "solve" else _run(args)
     except ReasoningGraphError as error:
         message = " ".join(str(error).split())
