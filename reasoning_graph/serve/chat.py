@@ -236,7 +236,9 @@ async def _read_json(request: Request, limit: int) -> object:
         return json.loads(body)
     except (ValueError, RecursionError) as error:
         reason = str(error) if isinstance(error, ValueError) else "nested too deeply"
-        raise APIError(400, f"the request body is not valid JSON: {reason}") from None
+        raise APIError(
+            400, f"the request body is not valid JSON: {reason}", code="invalid_json"
+        ) from None
 
 
 def _record_usage(access: MutableMapping[str, Any], result: Result) -> None:

@@ -216,28 +216,28 @@ def _refuse_unsupported(request: ChatRequest) -> None:
 
 def _config(request: ChatRequest, name: ModelName, settings: ServeSettings) -> ReasoningConfig:
     """The run's config: server defaults < model name < request fields < `reasoning_graph`."""
-    options: dict[str, Any] = {}
-    if name.strategy is not None:
-        options["strategy"] = name.strategy
-    if name.n is not None:
-        options["n"] = name.n
-    if request.temperature is not None:
-        options["temperature"] = request.temperature
-    if request.seed is not None:
-        options["seed"] = request.seed
     budget = request.max_completion_tokens or request.max_tokens
-    if budget is not None:
-        options["budget_tokens"] = budget
+    budget_field = "max_completion_tokens" if request.max_completion_tokens else "max_tokens"
+    chosen = (
+        ("strategy", name.strategy, "model"),
+        ("n", name.n, "model"),
+        ("temperature", request.temperature, "temperature"),
+        ("seed", request.seed, "seed"),
+        ("budget_tokens", budget, budget_field),
+    )
+    options = {field: value for field, value, _ in chosen if value is not None}
+    source = {field: param for field, value, param in chosen if value is not None}
     extra = request.reasoning_graph or {}
     for field, reason in _SERVER_ONLY.items():
         if field in extra:
-            raise APIError(
-                400, f"reasoning_graph.{field}: {reason}", param=f"reasoning_graph.{field}"
-            )
+            param = f"reasoning_graph.{field}"
+            raise APIError(400, f"{param}: {reason}", param=param)
     options.update(extra)
+    source.update({field: f"reasoning_graph.{field}" for field in extra})
     if budget is not None and "max_tokens" not in extra:
         # One generation may not outspend the whole run: a short budget shortens them.
         options["max_tokens"] = min(budget, settings.config.max_tokens)
+        source["max_tokens"] = budget_field
     if "deadline_s" not in extra:
         options["deadline_s"] = min(
             settings.config.deadline_s or settings.request_timeout_s, settings.request_timeout_s
@@ -245,22 +245,25 @@ def _config(request: ChatRequest, name: ModelName, settings: ServeSettings) -> R
     try:
         config = build_config(settings.config, options)
     except ConfigurationError as error:
-        param = _bad_option(settings.config, options)
+        field = _bad_option(settings.config, options)
+        param = source.get(field, f"reasoning_graph.{field}") if field else None
         raise APIError(400, " ".join(str(error).split()), param=param) from None
-    _within_limits(config, settings)
+    _within_limits(config, settings, source)
     return config
 
 
 def _bad_option(base: ReasoningConfig, options: dict[str, Any]) -> str | None:
-    """The `reasoning_graph.FIELD` at fault among `options`, when one is."""
+    """The `ReasoningConfig` field at fault among `options`, when one is."""
     try:
         ReasoningConfig.model_validate({**base.model_dump(exclude_unset=True), **options})
     except ValidationError as error:
-        return _param(error.errors()[0]["loc"], prefix="reasoning_graph.")
+        return str(error.errors()[0]["loc"][0]) if error.errors()[0]["loc"] else None
     return None
 
 
-def _within_limits(config: ReasoningConfig, settings: ServeSettings) -> None:
+def _within_limits(
+    config: ReasoningConfig, settings: ServeSettings, source: dict[str, str]
+) -> None:
     deadline = config.deadline_s if config.deadline_s is not None else float("inf")
     limits = (
         ("n", config.n, settings.max_n),
@@ -272,7 +275,7 @@ def _within_limits(config: ReasoningConfig, settings: ServeSettings) -> None:
             raise APIError(
                 400,
                 f"{field}={value} is above this server's limit of {limit}; ask for less",
-                param="model" if field == "n" else f"reasoning_graph.{field}",
+                param=source.get(field, f"reasoning_graph.{field}"),
             )
 
 
@@ -339,10 +342,10 @@ def _validation_error(error: ValidationError) -> APIError:
     return APIError(400, f"{param or 'request'}: {problem}{more}", param=param)
 
 
-def _param(loc: tuple[int | str, ...], *, prefix: str = "") -> str | None:
+def _param(loc: tuple[int | str, ...]) -> str | None:
     """A pydantic error location as a dotted field path, union tags dropped."""
     parts = [str(p) for p in loc if isinstance(p, int) or ("[" not in p and p not in _UNION_TAGS)]
-    return prefix + ".".join(parts) if parts else None
+    return ".".join(parts) or None
 
 
 def _short(value: object) -> str:
