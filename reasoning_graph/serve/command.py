@@ -122,14 +122,18 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         },
     )
     local = (args.provider or ("openai" if args.base_url else "llamacpp")) == "llamacpp"
+    in_flight = args.max_in_flight
+    if in_flight is None:
+        in_flight = (
+            _LOCAL_IN_FLIGHT if local else ServeSettings.model_fields["max_in_flight"].default
+        )
     options: dict[str, Any] = {
         "provider": args.provider,
         "model": args.model,
         "base_url": args.base_url,
         "api_key": args.api_key or os.environ.get(API_KEY_ENV) or None,
         "config": config,
-        "max_in_flight": args.max_in_flight
-        or (_LOCAL_IN_FLIGHT if local else ServeSettings.model_fields["max_in_flight"].default),
+        "max_in_flight": in_flight,
         "max_n": args.max_n,
         "max_body_bytes": args.max_body_bytes,
         "request_timeout_s": args.request_timeout_s,
