@@ -78,6 +78,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         f"{_LOCAL_IN_FLIGHT} on the embedded model)",
     )
     parser.add_argument(
+        "--upstream-concurrency",
+        type=int,
+        default=server["upstream_concurrency"].default,
+        help="most requests in flight to the upstream server",
+    )
+    parser.add_argument(
         "--max-n", type=int, default=server["max_n"].default, help="most n a request may ask"
     )
     parser.add_argument(
@@ -135,6 +141,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         "config": config,
         "max_in_flight": in_flight,
         "max_n": args.max_n,
+        "upstream_concurrency": args.upstream_concurrency,
         "max_body_bytes": args.max_body_bytes,
         "request_timeout_s": args.request_timeout_s,
     }

@@ -225,7 +225,7 @@ def _config(request: ChatRequest, name: ModelName, settings: ServeSettings) -> R
         ("seed", request.seed, "seed"),
         ("budget_tokens", budget, budget_field),
     )
-    options = {field: value for field, value, _ in chosen if value is not None}
+    options: dict[str, Any] = {field: value for field, value, _ in chosen if value is not None}
     source = {field: param for field, value, param in chosen if value is not None}
     extra = request.reasoning_graph or {}
     for field, reason in _SERVER_ONLY.items():
@@ -245,9 +245,9 @@ def _config(request: ChatRequest, name: ModelName, settings: ServeSettings) -> R
     try:
         config = build_config(settings.config, options)
     except ConfigurationError as error:
-        field = _bad_option(settings.config, options)
-        param = source.get(field, f"reasoning_graph.{field}") if field else None
-        raise APIError(400, " ".join(str(error).split()), param=param) from None
+        bad = _bad_option(settings.config, options)
+        where = source.get(bad, f"reasoning_graph.{bad}") if bad else None
+        raise APIError(400, " ".join(str(error).split()), param=where) from None
     _within_limits(config, settings, source)
     return config
 

@@ -58,5 +58,7 @@ class ServeSettings(BaseModel):
     request_timeout_s: float = Field(default=300.0, gt=0.0, allow_inf_nan=False)
     """Every run's deadline: then the best answer so far is returned (HTTP 504 when there
     is none yet). A request may ask for a shorter `deadline_s`, not a longer one."""
+    upstream_concurrency: int = Field(default=256, ge=1)
+    """Most requests in flight to the upstream server at once, per upstream model."""
     max_upstream_models: int = Field(default=32, ge=1)
     """Distinct upstream model names (`strategy@n:MODEL`) kept ready at once."""

@@ -2,9 +2,9 @@
 
 `Upstream` holds the default generator (built by `make_generator`, so `serve` reaches the
 same backends as `solve`) and, for the `openai` provider, one `OpenAIProvider` per upstream
-model a request names (`weighted_vote@8:MODEL`). Those share one HTTP connection pool, so
-forgetting the least recently used one (past `max_upstream_models`) closes nothing a run in
-flight may still use.
+model a request names (`weighted_vote@8:MODEL`). All of them share one HTTP connection
+pool, so forgetting the least recently used one (past `max_upstream_models`) closes nothing
+a run in flight may still use; each lets `upstream_concurrency` requests be in flight.
 
 The embedded llama.cpp model is one object that is not thread-safe: its provider serialises
 every generation behind a lock, so concurrent runs on it wait for each other (and a
@@ -50,11 +50,13 @@ class Upstream:
         key = settings.upstream_api_key
         self._key = key.get_secret_value() if key is not None else None
         self._settings = settings
+        self._http_client: httpx2.AsyncClient | None = None
+        self._named: OrderedDict[str, OpenAIProvider] = OrderedDict()
         self._default = make_generator(
             settings.provider, model=settings.model, base_url=settings.base_url, api_key=self._key
         )
-        self._named: OrderedDict[str, OpenAIProvider] = OrderedDict()
-        self._http_client: httpx2.AsyncClient | None = None
+        if isinstance(self._default, OpenAIProvider):  # again, on the shared connection pool
+            self._default = self._openai(self._default.model_name)
 
     @property
     def model_name(self) -> str:
@@ -88,18 +90,20 @@ class Upstream:
                 param="model",
                 code="model_not_found",
             )
-        provider = self._named.pop(model, None)
-        if provider is None:
-            provider = OpenAIProvider(
-                model,
-                base_url=self._default.base_url,
-                api_key=self._key,
-                http_client=self._client(),
-            )
+        provider = self._named.pop(model, None) or self._openai(model)
         self._named[model] = provider
         while len(self._named) > self._settings.max_upstream_models:
             self._named.popitem(last=False)
         return provider
+
+    def _openai(self, model: str) -> OpenAIProvider:
+        return OpenAIProvider(
+            model,
+            base_url=self._settings.base_url,
+            api_key=self._key,
+            max_concurrency=self._settings.upstream_concurrency,
+            http_client=self._client(),
+        )
 
     def _client(self) -> httpx2.AsyncClient:
         if self._http_client is None:
@@ -109,10 +113,7 @@ class Upstream:
         return self._http_client
 
     async def aclose(self) -> None:
-        """Close the connections made on the running event loop."""
-        close = getattr(self._default, "aclose", None)
-        if close is not None:
-            await close()
+        """Close the upstream connections."""
         if self._http_client is not None:
             await self._http_client.aclose()
             self._http_client = None
