@@ -237,3 +237,20 @@ def test_a_budget_too_small_is_a_400_before_streaming(served: Served):
 )
 def test_unknown_routes_and_methods(http: httpx.Client, method: str, path: str, status: int):
     assert_openai_error(http.request(method, path), status)
+
+
+def test_request_deadline_returns_the_best_answer_so_far(serve: Callable[..., Served]):
+    with OpenAIStubServer(latency_s=0.6) as slow:
+        served = serve(stub_settings(slow, request_timeout_s=1.0))
+        response = httpx.post(served.url + CHAT, json=body(model="revision@5"), timeout=30)
+    assert response.status_code == 200, response.text
+    result = response.json()["reasoning_graph"]
+    assert 1 <= len(result["candidates"]) < 5
+    assert result["failures"][-1]["error"] == "DeadlineExceededError"
+
+
+def test_request_deadline_with_no_answer_yet_is_a_504(serve: Callable[..., Served]):
+    with OpenAIStubServer(latency_s=2.0) as slow:
+        served = serve(stub_settings(slow, request_timeout_s=0.5))
+        response = httpx.post(served.url + CHAT, json=body(), timeout=30)
+    assert_openai_error(response, 504, type="timeout", code="deadline_exceeded")
