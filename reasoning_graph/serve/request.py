@@ -9,20 +9,16 @@ fields and `extra_body={"reasoning_graph": {...}}` adjust it, in this order of p
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from langchain_core.messages import ToolMessage as LangChainToolMessage
-from langchain_core.messages.tool import ToolCall as LangChainToolCall
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reasoning_graph.config import STRATEGIES, ReasoningConfig, Strategy, clean_question
-from reasoning_graph.conversation import conversation_question
+from reasoning_graph.config import STRATEGIES, ReasoningConfig, Strategy
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.serve.errors import APIError
+from reasoning_graph.serve.messages import Message, question_of
 from reasoning_graph.serve.settings import DEFAULT_MODEL_NAME, ServeSettings
 from reasoning_graph.solve import build_config
 
@@ -92,37 +88,13 @@ class _StreamOptions(BaseModel):
     include_usage: bool | None = None
 
 
-class _Function(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    name: str
-    arguments: str = ""
-
-
-class _ToolCall(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    id: str | None = None
-    function: _Function
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-    name: str | None = None
-    tool_calls: list[_ToolCall] | None = None
-    tool_call_id: str | None = None
-
-
 class ChatRequest(BaseModel):
     """The fields of OpenAI's chat completion request this server reads (others are ignored)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str = Field(min_length=1, max_length=512)
-    messages: list[_Message] = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
     stream: bool | None = None
     stream_options: _StreamOptions | None = None
     n: int | None = Field(default=None, ge=1)
@@ -172,7 +144,7 @@ def parse_request(body: object, settings: ServeSettings) -> RunRequest:
     _refuse_unsupported(request)
     name = parse_model_name(request.model)
     config = _config(request, name, settings)
-    question = _question(request, config)
+    question = question_of(request.messages, max_chars=config.max_question_chars)
     stop = (request.stop,) if isinstance(request.stop, str) else tuple(request.stop or ())
     return RunRequest(
         model=request.model,
@@ -277,59 +249,6 @@ def _within_limits(
                 f"{field}={value} is above this server's limit of {limit}; ask for less",
                 param=source.get(field, f"reasoning_graph.{field}"),
             )
-
-
-def _question(request: ChatRequest, config: ReasoningConfig) -> str:
-    """The conversation as the graph's question, cleaned and within the length limit."""
-    messages = [_to_langchain(message, index) for index, message in enumerate(request.messages)]
-    try:
-        question = conversation_question(messages)
-        return clean_question(question, max_chars=config.max_question_chars)
-    except ConfigurationError as error:
-        raise APIError(400, " ".join(str(error).split()), param="messages") from None
-
-
-def _to_langchain(message: _Message, index: int) -> BaseMessage:
-    text = _text(message.content, index)
-    if message.role in ("system", "developer"):
-        return SystemMessage(text)
-    if message.role == "user":
-        return HumanMessage(text)
-    if message.role == "tool":
-        return LangChainToolMessage(
-            text, tool_call_id=message.tool_call_id or "", name=message.name
-        )
-    calls = [
-        LangChainToolCall(name=call.function.name, args=_arguments(call), id=call.id)
-        for call in message.tool_calls or []
-    ]
-    return AIMessage(text, tool_calls=calls)
-
-
-def _arguments(call: _ToolCall) -> dict[str, Any]:
-    try:
-        parsed = json.loads(call.function.arguments or "{}")
-    except ValueError:
-        parsed = None
-    return parsed if isinstance(parsed, dict) else {"arguments": call.function.arguments}
-
-
-def _text(content: str | list[dict[str, Any]] | None, index: int) -> str:
-    """The text of a message's content: a string, or its text parts joined."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    texts: list[str] = []
-    for part in content:
-        kind, text = part.get("type"), part.get("text")
-        if kind not in ("text", "input_text") or not isinstance(text, str):
-            raise APIError(
-                400,
-                f"messages[{index}]: content parts of type {kind!r} are not supported; this "
-                "server reasons over text, so send text parts only",
-                param=f"messages.{index}.content",
-            )
-        texts.append(text)
-    return "\n".join(texts)
 
 
 def _validation_error(error: ValidationError) -> APIError:
