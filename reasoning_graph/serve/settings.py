@@ -48,7 +48,8 @@ class ServeSettings(BaseModel):
     """Defaults of every run (strategy, `n`, budgets, policy, question limit); requests
     override them through the model name and `extra_body`."""
     max_in_flight: int = Field(default=64, ge=1)
-    """Runs at once; one more gets HTTP 429 with `Retry-After`."""
+    """Runs at once; one more gets HTTP 429 with `Retry-After`. Keep it small on the
+    embedded model, which runs one generation at a time (`reasoning-graph serve` uses 4)."""
     retry_after_s: int = Field(default=1, ge=0)
     """The `Retry-After` seconds of a 429."""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
