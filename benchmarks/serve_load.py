@@ -224,7 +224,8 @@ def markdown(
         "",
         f"- Command: `python benchmarks/serve_load.py --latency {args.latency} "
         f"--requests-per-client {args.requests_per_client} --clients "
-        f"{','.join(map(str, args.clients))}`",
+        f"{','.join(map(str, args.clients))} --overload-clients {args.overload_clients} "
+        f"--overload-limit {args.overload_limit}`",
         f"- Machine: {machine()}",
         f"- Date: {datetime.date.today().isoformat()}",
         f"- Setup: three processes on loopback: `OpenAIStubServer` ({args.latency} s per "
