@@ -2,8 +2,9 @@
 
 Each example runs as its own process (`python examples/NAME.py`), as a user would run it,
 with no key and no network: the embedded SmolLM2-135M-Instruct (the `local` extra) answers,
-and `openai_compatible_server.py` talks to a stub server on the loopback interface. A
-135M model's answers are not checked, only that each example ran and printed its output.
+and `openai_compatible_server.py` and `serve_client.py` talk to a stub server on the loopback
+interface. A 135M model's answers are not checked, only that each example ran and printed its
+output.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ EXPECTED = {
     ],
     "human_review.py": ["proposed:", "reviewer: {'answer': '42'}", "final answer: 42"],
     "openai_compatible_server.py": ["using the local stub server", "answer: 42 from 3 samples"],
+    "serve_client.py": [
+        "serving on http://127.0.0.1:",
+        "answer: 42",
+        "| think c0",
+        "streamed answer: 42",
+    ],
 }
 
 

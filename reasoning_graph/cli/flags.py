@@ -2,7 +2,7 @@
 
 Each row names a config field and its help text; the flag (`--max-tokens`), the type, the
 choices and the default come from the field itself, so the CLI cannot drift from the config.
-`solve` and `bench` both add these flags (`bench` takes lists for `strategy` and `n`, so it
+`solve`, `bench` and `serve` add these flags (`bench` takes lists for `strategy` and `n`, so it
 skips those two rows). A flag the user did not give is absent from the options, and the
 config's default applies.
 """
@@ -18,7 +18,7 @@ from reasoning_graph.config import ReasoningConfig
 
 __all__ = ["CONFIG_FLAGS", "ConfigFlag", "add_config_flags", "config_options", "flag_of"]
 
-Command = Literal["solve", "bench"]
+Command = Literal["solve", "bench", "serve"]
 
 
 @dataclass(frozen=True)

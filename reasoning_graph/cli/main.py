@@ -51,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
         from reasoning_graph.cli.solve_command import solve_command
 
         return solve_command(args)
+    if args.command == "serve":
+        from reasoning_graph.serve.command import run_serve
+
+        return run_serve(args)
     if args.command == "doctor":
         from reasoning_graph.doctor import doctor_command
 

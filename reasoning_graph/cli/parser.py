@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from reasoning_graph.cli.flags import add_config_flags
 from reasoning_graph.config import STRATEGIES, ReasoningConfig
 from reasoning_graph.providers.registry import PROVIDERS
+from reasoning_graph.serve.command import add_serve_arguments
 
 __all__ = ["EXIT_USAGE", "build_parser"]
 
@@ -56,6 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("dir", type=Path, help="a bench --out directory")
     _calibrate_parser(commands, common)
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="serve an OpenAI-compatible chat API that answers by reasoning",
+        description="Serve POST /v1/chat/completions, GET /v1/models and GET /health. "
+        "With no provider options, runs the embedded SmolLM2-135M-Instruct model. The "
+        "reasoning options set the defaults that a request's model name or "
+        "extra_body.reasoning_graph override.",
+    )
+    add_config_flags(serve, "serve")
+    add_provider_options(serve)
+    add_serve_arguments(serve)
     doctor = commands.add_parser(
         "doctor", parents=[common], help="check that the embedded model runs on this machine"
     )
@@ -92,7 +105,7 @@ def _solve_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "too long for one argument or holding bytes a shell drops (default: the argument)",
     )
     add_config_flags(solve, "solve")
-    _provider_options(solve)
+    add_provider_options(solve)
     solve.add_argument(
         "--checkpoint",
         type=Path,
@@ -113,8 +126,8 @@ def _solve_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
-def _provider_options(command: argparse.ArgumentParser) -> None:
-    """Which model answers: shared by `solve` and `bench`."""
+def add_provider_options(command: argparse.ArgumentParser) -> None:
+    """Which model answers: shared by `solve`, `bench` and `serve`."""
     command.add_argument(
         "--provider",
         choices=PROVIDERS,
@@ -193,7 +206,7 @@ def _bench_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     bench.add_argument("--limit", type=int, default=None, help="questions to run (default: all)")
     bench.add_argument("--offset", type=int, default=0, help="questions to skip first (default: 0)")
     add_config_flags(bench, "bench")
-    _provider_options(bench)
+    add_provider_options(bench)
     bench.add_argument("--concurrency", type=int, default=4, help="runs in flight (default: 4)")
     caching = bench.add_mutually_exclusive_group()
     caching.add_argument(
