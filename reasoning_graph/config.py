@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.steps import DEFAULT_STEP_SEPARATOR, StepAggregation
+from reasoning_graph.strategies import DEFAULT_STRATEGY, STRATEGIES
 
 __all__ = [
     "DEFAULT_MAX_QUESTION_CHARS",
@@ -18,18 +19,13 @@ __all__ = [
     "clean_question",
 ]
 
-Strategy = Literal[
-    "self_consistency",
-    "best_of_n",
-    "weighted_vote",
-    "revision",
-    "parallel_revision",
-    "compute_optimal",
-    "beam_search",
-    "lookahead",
-    "dvts",
-]
-"""How the graph spends its samples.
+if TYPE_CHECKING:
+    Strategy: TypeAlias = str
+else:
+    Strategy = Literal[STRATEGIES]
+"""How the graph spends its samples: a name of the strategy registry
+(`reasoning_graph.strategies.REGISTRY`); at run time a `Literal` of every registered name,
+checked by `ReasoningConfig`.
 
 - `self_consistency`: `n` samples, majority vote on the extracted answer.
 - `best_of_n`: `n` samples, the verifier's highest score wins.
@@ -53,8 +49,6 @@ EarlyStop = Literal["none", "settled", "confidence"]
 by the samples left, or also once the leader is `stop_confidence` likely to be the majority
 (Adaptive-Consistency's Beta rule)."""
 
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
-
 DEFAULT_MAX_QUESTION_CHARS = 100_000
 """The longest question accepted by default: about 25k tokens, far above any benchmark
 question, far below what would make one run cost a fortune."""
@@ -73,7 +67,7 @@ class ReasoningConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: Strategy = "self_consistency"
+    strategy: Strategy = DEFAULT_STRATEGY
     n: int = Field(default=4, ge=1, le=1024)
     """Generations to spend: samples for voting strategies, attempts for revision."""
     chains: int | None = Field(default=None, ge=1, le=1024)

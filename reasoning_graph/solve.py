@@ -37,7 +37,7 @@ from reasoning_graph.state import (
     ReasoningState,
     merge_candidates,
 )
-from reasoning_graph.strategies import SEARCH_STRATEGIES
+from reasoning_graph.strategies import round_bound
 from reasoning_graph.usage import merge_node_usage
 
 __all__ = ["asolve", "build_config", "run_blocking", "solve", "sqlite_checkpointer"]
@@ -150,9 +150,9 @@ async def asolve(
     graph = create_reasoning_graph(
         generator or _default_generator(), verifier=verifier, config=settings
     ).compile(checkpointer=checkpointer)
-    # Each round is budget -> think/revise -> verify: bound the steps by the plan, not by luck.
-    # Step search runs one round per step.
-    rounds = settings.n + (settings.max_steps if settings.strategy in SEARCH_STRATEGIES else 0)
+    # Each round is budget -> think/revise -> verify: bound the steps by the strategy's round
+    # bound (its registry row; step search runs one round per step), not by luck.
+    rounds = round_bound(settings)
     run_config: RunnableConfig = {"recursion_limit": 4 * rounds + 16, "configurable": {}}
     if thread_id is not None:
         run_config["configurable"]["thread_id"] = thread_id
