@@ -23,25 +23,10 @@ if TYPE_CHECKING:
     Strategy: TypeAlias = str
 else:
     Strategy = Literal[STRATEGIES]
-"""How the graph spends its samples: a name of the strategy registry
-(`reasoning_graph.strategies.REGISTRY`); at run time a `Literal` of every registered name,
-checked by `ReasoningConfig`.
-
-- `self_consistency`: `n` samples, majority vote on the extracted answer.
-- `best_of_n`: `n` samples, the verifier's highest score wins.
-- `weighted_vote`: `n` samples, votes weighted by verifier score.
-- `revision`: one chain of `n` attempts, each revising the earlier ones.
-- `parallel_revision`: `chains` chains sharing `n` attempts between them.
-- `compute_optimal`: a probe of a few samples estimates the question's difficulty; a policy
-  calibrated on data picks the plan for that difficulty and a budget of `n` generations, and
-  sampling stops early once the vote is settled.
-- `beam_search`: step-level search: `n` first steps, the verifier's step scores keep the
-  best `n / beam_width` beams, each grows `beam_width` next steps, up to `max_steps` steps;
-  a verifier-weighted vote over the completed beams picks the answer.
-- `lookahead`: `beam_search` whose step scores are taken at the end of a `lookahead`-step
-  greedy rollout of each new step (the rollout is scored, not kept).
-- `dvts`: diverse verifier tree search: `n / beam_width` independent subtrees, each keeping
-  its one best beam and growing it `beam_width` next steps.
+"""How the graph spends its samples: a name in the strategy registry
+(`reasoning_graph.strategies.REGISTRY`, whose rows say what each does; the README and
+docs/architecture.md list them). At run time a `Literal` of every registered name, checked
+by `ReasoningConfig`; to a type checker a `str`, since the names come from the registry.
 """
 
 EarlyStop = Literal["none", "settled", "confidence"]

@@ -24,6 +24,7 @@ from reasoning_graph.state import Candidate
 from reasoning_graph.strategies import (
     POLICY_STRATEGIES,
     REGISTRY,
+    describe_strategies,
     make_plan,
     next_action,
     round_bound,
@@ -38,6 +39,12 @@ def test_every_name_the_config_accepts_is_a_row() -> None:
     assert get_args(reasoning_graph.Strategy) == STRATEGIES
     for name in STRATEGIES:
         assert ReasoningConfig(strategy=name).strategy == name
+
+
+def test_every_row_says_what_it_does() -> None:
+    lines = describe_strategies().splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == [f"- {name}" for name in STRATEGIES]
+    assert all(len(spec.summary) > 20 for spec in REGISTRY.values())
 
 
 def test_an_unknown_name_is_refused_with_the_known_ones() -> None:

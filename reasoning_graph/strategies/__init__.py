@@ -46,6 +46,7 @@ __all__ = [
     "beam_width",
     "chain_depth",
     "choose_plan",
+    "describe_strategies",
     "make_plan",
     "next_action",
     "round_bound",
@@ -56,6 +57,7 @@ __all__ = [
 
 # One template per family; each row is its family's template and what differs.
 _SAMPLING = StrategySpec(
+    summary="`n` samples, majority vote on the extracted answer.",
     plan=sampling.plan_samples,
     next_action=sampling.next_samples,
     selection="majority",
@@ -63,6 +65,7 @@ _SAMPLING = StrategySpec(
     policy_choice="samples",
 )
 _REVISION = StrategySpec(
+    summary="one chain of `n` attempts, each revising the earlier ones.",
     plan=revision.plan_one_chain,
     next_action=revision.next_revision,
     selection="weighted",
@@ -70,6 +73,11 @@ _REVISION = StrategySpec(
     rounds=rounds_of_n,
 )
 _STEP_SEARCH = StrategySpec(
+    summary=(
+        "step-level search: `n` first steps, the verifier's step scores keep the best "
+        "`n / beam_width` beams, each grows `beam_width` next steps, up to `max_steps` steps; "
+        "a verifier-weighted vote over the completed beams picks the answer."
+    ),
     plan=step_search.plan_beams,
     next_action=step_search.next_step_search,
     selection="search",
@@ -81,21 +89,53 @@ _STEP_SEARCH = StrategySpec(
 REGISTRY: Mapping[str, StrategySpec] = MappingProxyType(
     {
         "self_consistency": _SAMPLING,
-        "best_of_n": replace(_SAMPLING, selection="best_score", needs_verifier=True),
-        "weighted_vote": replace(_SAMPLING, selection="weighted", needs_verifier=True),
+        "best_of_n": replace(
+            _SAMPLING,
+            summary="`n` samples, the verifier's highest score wins.",
+            selection="best_score",
+            needs_verifier=True,
+        ),
+        "weighted_vote": replace(
+            _SAMPLING,
+            summary="`n` samples, votes weighted by verifier score.",
+            selection="weighted",
+            needs_verifier=True,
+        ),
         "revision": _REVISION,
         "parallel_revision": replace(
-            _REVISION, plan=revision.plan_parallel_chains, policy_choice="chains"
+            _REVISION,
+            summary="`chains` chains sharing `n` attempts between them.",
+            plan=revision.plan_parallel_chains,
+            policy_choice="chains",
         ),
         "compute_optimal": replace(
             _SAMPLING,  # the probe's samples; then the plan the policy chose runs
+            summary=(
+                "a probe of a few samples estimates the question's difficulty; a policy "
+                "calibrated on data picks the plan for that difficulty and a budget of `n` "
+                "generations, and sampling stops early once the vote is settled."
+            ),
             plan=compute_optimal.probe_planner("self_consistency"),
             policy_choice=None,
             uses_policy=True,
         ),
         "beam_search": _STEP_SEARCH,
-        "lookahead": replace(_STEP_SEARCH, plan=step_search.plan_lookahead),
-        "dvts": replace(_STEP_SEARCH, plan=step_search.plan_subtrees),
+        "lookahead": replace(
+            _STEP_SEARCH,
+            summary=(
+                "`beam_search` whose step scores are taken at the end of a `lookahead`-step "
+                "greedy rollout of each new step (the rollout is scored, not kept)."
+            ),
+            plan=step_search.plan_lookahead,
+        ),
+        "dvts": replace(
+            _STEP_SEARCH,
+            summary=(
+                "diverse verifier tree search: `n / beam_width` independent subtrees, each "
+                "keeping its one best beam and growing it `beam_width` next steps."
+            ),
+            plan=step_search.plan_subtrees,
+        ),
     }
 )
 """Every strategy by name, in the order the CLI lists them."""
@@ -106,6 +146,17 @@ POLICY_STRATEGIES: tuple[str, ...] = tuple(
     name for name, spec in REGISTRY.items() if spec.policy_choice is not None
 )
 """The strategies a `compute_optimal` policy may choose."""
+
+
+def describe_strategies() -> str:
+    """Every strategy and what it does, one `- name: summary` line each.
+
+    Example:
+        ```python
+        print(describe_strategies())  # "- self_consistency: `n` samples, majority vote ..."
+        ```
+    """
+    return "\n".join(f"- {name}: {spec.summary}" for name, spec in REGISTRY.items())
 
 
 def strategy_spec(name: str) -> StrategySpec:

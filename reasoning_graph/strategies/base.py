@@ -64,6 +64,8 @@ RoundBound = Callable[["ReasoningConfig"], int]
 class StrategySpec:
     """One registry row: the facts the graph, the controller and the bench ask of a strategy."""
 
+    summary: str
+    """What it does, in one line (`describe_strategies` lists them)."""
     plan: Planner
     next_action: NextAction
     selection: Selection
