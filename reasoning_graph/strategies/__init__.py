@@ -12,6 +12,7 @@ docs/architecture.md has the five steps.
 | revision | `revision.py` | `revision`, `parallel_revision` |
 | step search | `step_search.py` | `beam_search`, `lookahead`, `dvts` |
 | adaptive | `compute_optimal.py` | `compute_optimal` |
+| step search, resampled | `particle_filtering.py` | `particle_filtering` |
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from typing import TYPE_CHECKING
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.state import Action, Candidate, Plan
-from reasoning_graph.strategies import compute_optimal, revision, sampling, step_search
+from reasoning_graph.strategies import (
+    compute_optimal,
+    particle_filtering,
+    revision,
+    sampling,
+    step_search,
+)
 from reasoning_graph.strategies.base import (
     PlanInputs,
     StrategySpec,
@@ -135,6 +142,17 @@ REGISTRY: Mapping[str, StrategySpec] = MappingProxyType(
                 "keeping its one best beam and growing it `beam_width` next steps."
             ),
             plan=step_search.plan_subtrees,
+        ),
+        "particle_filtering": replace(
+            _STEP_SEARCH,
+            summary=(
+                "particle filtering (Puri et al. 2025): `n` particles grow a step at a time "
+                "and are resampled after every step in proportion to their step rewards "
+                "(softmax of the score logits), complete ones kept; a verifier-weighted vote "
+                "over the complete particles picks the answer."
+            ),
+            plan=particle_filtering.plan_particles,
+            next_action=particle_filtering.next_particles,
         ),
     }
 )
