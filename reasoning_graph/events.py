@@ -22,7 +22,8 @@ async for event in graph.astream({"question": q}, stream_mode="custom"):
 
 A graph used as a subgraph streams its events to the parent's `astream(...,
 stream_mode="custom", subgraphs=True)`. The state's `events` list stays the durable trace;
-these events are the live view and are not checkpointed.
+these events are the live view and are not checkpointed. Nodes write both with one call,
+`record`, which streams the event and returns its trace entry.
 """
 
 from __future__ import annotations
