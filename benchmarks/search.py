@@ -1,11 +1,12 @@
-"""Step-search benchmark (issue 4): beam_search, lookahead and dvts against best_of_n and
-weighted_vote on the embedded model, with the oracle verifier (a perfect verifier: each
-candidate graded against the reference answer), through the public `bench` command.
+"""Step-search benchmark (issue 4): beam_search, lookahead, dvts and particle_filtering against
+best_of_n and weighted_vote on the embedded model, with the oracle verifier (a perfect
+verifier: each candidate graded against the reference answer), through the public `bench`
+command.
 
 Sampling strategies run at n = 4, 8, 16 (their samples are shared through one generation
-cache); the search strategies at n = 4 beams with `--max-steps` steps. The report puts every
-strategy on one accuracy-versus-completion-tokens plot, so budgets are compared at matched
-tokens.
+cache); the search strategies at n = 4 beams (particles) with `--max-steps` steps. The
+report puts every strategy on one accuracy-versus-completion-tokens plot, so budgets are
+compared at matched tokens.
 
 Usage:
     python benchmarks/search.py --out bench-search [--size 8] [--max-steps 4]
@@ -97,7 +98,7 @@ def main() -> None:
         [
             "bench",
             "--strategies",
-            "beam_search,dvts,lookahead",
+            "beam_search,dvts,lookahead,particle_filtering",
             "--n",
             "4",
             "--out",

@@ -22,8 +22,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-
 __all__ = ["AnswerMatcher", "extract_answer", "normalize_answer", "states_final_answer"]
 
 _MAX_ANSWER_CHARS = 200
@@ -56,8 +54,6 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 _NUMBER_AND_UNIT = re.compile(rf"({_NUMBER.pattern})[ \t]+[A-Za-z][A-Za-z .'-]*")
 _SIDE_BY_SIDE = re.compile(r"\d[ \t]+[-\d]")
 _WRAPPERS = (("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
-_AS_LATEX = [LatexExtractionConfig()]
-_AS_EXPRESSION = [ExprExtractionConfig()]
 
 
 def _last_boxed(text: str) -> str | None:
@@ -206,16 +202,22 @@ class AnswerMatcher:
         return self._parsed[answer]
 
     def _parse_whole(self, form: str) -> list[Any]:
-        as_latex = parse(f"${form}$", _AS_LATEX, parsing_timeout=self._timeout)
+        # math-verify (and sympy under it) load on the first comparison: importing this
+        # module, which the registry and the CLI's --help do, must stay cheap.
+        from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+        as_latex = parse(f"${form}$", [LatexExtractionConfig()], parsing_timeout=self._timeout)
         if as_latex and not isinstance(as_latex[0], str):
             return list(as_latex)
         # Plain-text math LaTeX cannot read: accepted only when the match is all of it.
-        as_expression = parse(form, _AS_EXPRESSION, parsing_timeout=self._timeout)
+        as_expression = parse(form, [ExprExtractionConfig()], parsing_timeout=self._timeout)
         if len(as_expression) == 2 and _squeezed(as_expression[1]) == _squeezed(form):
             return list(as_expression)
         return []
 
     def _verify(self, gold: list[Any], target: list[Any]) -> bool:
+        from math_verify import verify
+
         try:
             return bool(verify(gold, target, timeout_seconds=self._timeout))
         except Exception:  # a sympy failure means "not shown equal", never a crash

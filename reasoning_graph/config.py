@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.steps import DEFAULT_STEP_SEPARATOR, StepAggregation
+from reasoning_graph.strategies import DEFAULT_STRATEGY, STRATEGIES, StrategyName
 
 __all__ = [
     "DEFAULT_MAX_QUESTION_CHARS",
@@ -18,42 +19,16 @@ __all__ = [
     "clean_question",
 ]
 
-Strategy = Literal[
-    "self_consistency",
-    "best_of_n",
-    "weighted_vote",
-    "revision",
-    "parallel_revision",
-    "compute_optimal",
-    "beam_search",
-    "lookahead",
-    "dvts",
-]
-"""How the graph spends its samples.
-
-- `self_consistency`: `n` samples, majority vote on the extracted answer.
-- `best_of_n`: `n` samples, the verifier's highest score wins.
-- `weighted_vote`: `n` samples, votes weighted by verifier score.
-- `revision`: one chain of `n` attempts, each revising the earlier ones.
-- `parallel_revision`: `chains` chains sharing `n` attempts between them.
-- `compute_optimal`: a probe of a few samples estimates the question's difficulty; a policy
-  calibrated on data picks the plan for that difficulty and a budget of `n` generations, and
-  sampling stops early once the vote is settled.
-- `beam_search`: step-level search: `n` first steps, the verifier's step scores keep the
-  best `n / beam_width` beams, each grows `beam_width` next steps, up to `max_steps` steps;
-  a verifier-weighted vote over the completed beams picks the answer.
-- `lookahead`: `beam_search` whose step scores are taken at the end of a `lookahead`-step
-  greedy rollout of each new step (the rollout is scored, not kept).
-- `dvts`: diverse verifier tree search: `n / beam_width` independent subtrees, each keeping
-  its one best beam and growing it `beam_width` next steps.
+Strategy = StrategyName
+"""How the graph spends its samples: a name in the strategy registry
+(`reasoning_graph.strategies.REGISTRY`, whose rows say what each does; the README and
+docs/architecture.md list them), a `Literal` that `ReasoningConfig` and type checkers check.
 """
 
 EarlyStop = Literal["none", "settled", "confidence"]
 """When voting strategies stop sampling early: never, once the leader cannot be overturned
 by the samples left, or also once the leader is `stop_confidence` likely to be the majority
 (Adaptive-Consistency's Beta rule)."""
-
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 DEFAULT_MAX_QUESTION_CHARS = 100_000
 """The longest question accepted by default: about 25k tokens, far above any benchmark
@@ -73,7 +48,7 @@ class ReasoningConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: Strategy = "self_consistency"
+    strategy: Strategy = DEFAULT_STRATEGY
     n: int = Field(default=4, ge=1, le=1024)
     """Generations to spend: samples for voting strategies, attempts for revision."""
     chains: int | None = Field(default=None, ge=1, le=1024)

@@ -22,15 +22,18 @@ async for event in graph.astream({"question": q}, stream_mode="custom"):
 
 A graph used as a subgraph streams its events to the parent's `astream(...,
 stream_mode="custom", subgraphs=True)`. The state's `events` list stays the durable trace;
-these events are the live view and are not checkpointed.
+these events are the live view and are not checkpointed. Nodes write both with one call,
+`record`, which streams the event and returns its trace entry.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
 from typing_extensions import TypedDict
+
+from reasoning_graph.state import Event, StopReason
 
 __all__ = [
     "BudgetEvent",
@@ -47,12 +50,8 @@ __all__ = [
     "StopReason",
     "describe_event",
     "emit",
+    "record",
 ]
-
-StopReason = Literal["settled", "confidence", "budget", "deadline"]
-"""Why the controller stopped before its plan was spent: the vote could no longer be
-overturned (`settled`), the leader was likely enough to win (`confidence`), the token or
-call budget could not pay for more work (`budget`), or the deadline passed (`deadline`)."""
 
 
 class PlanEvent(TypedDict):
@@ -122,7 +121,8 @@ class PrunedEvent(TypedDict):
 
 
 class EarlyStopEvent(TypedDict):
-    """The controller stopped with `unspent` generations of the plan left."""
+    """The controller stopped with `unspent` generations of the plan left (`reason` is never
+    `complete`: a plan that ran to its end is no early stop)."""
 
     type: Literal["early_stop"]
     reason: StopReason
@@ -189,6 +189,26 @@ def emit(event: ReasoningEvent) -> None:
     except (RuntimeError, KeyError):
         return
     writer(event)
+
+
+def record(node: str, event: ReasoningEvent, *, kind: str | None = None, **extra: Any) -> Event:
+    """Stream `event` live and return its durable trace entry for the state's `events`.
+
+    The trace entry holds the event's fields (not `type`) and the `extra` ones the trace
+    keeps beyond the live view (a plan's every key, a selection's tally); `kind` defaults to
+    the event's `type`.
+
+    Example:
+        ```python
+        events.append(record("verify", {"type": "scored", "id": "c1", "answer": "4", "score": 1.0}))
+        # streams the event; the trace entry is
+        # {"node": "verify", "kind": "scored", "data": {"id": "c1", "answer": "4", "score": 1.0}}
+        ```
+    """
+    emit(event)
+    data: dict[str, Any] = {key: value for key, value in event.items() if key != "type"}
+    data.update(extra)
+    return {"node": node, "kind": kind or event["type"], "data": data}
 
 
 def _number(value: float | None) -> str:

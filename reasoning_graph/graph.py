@@ -18,12 +18,11 @@ from reasoning_graph.nodes.think import make_think_node
 from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.state import InputState, OutputState, ReasoningState
+from reasoning_graph.strategies import strategy_spec
 from reasoning_graph.verifiers.base import StepVerifier, Verifier
 from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 __all__ = ["create_reasoning_graph"]
-
-_NEEDS_VERIFIER = ("best_of_n", "weighted_vote", "beam_search", "lookahead", "dvts")
 
 ReasoningGraph = StateGraph[ReasoningState, None, InputState, OutputState]
 
@@ -41,8 +40,8 @@ def create_reasoning_graph(
         verifier: Scores candidates for `best_of_n`, `weighted_vote`, the step searches
             (`beam_search`, `lookahead`, `dvts`: per step when it is a `StepVerifier`)
             and, when given, the revision strategies. Defaults to an `LLMJudge` over
-            `generator` (which grades each step) for the strategies that need scores, and to
-            no verifier otherwise.
+            `generator` (which grades each step) for the strategies that need scores (their
+            registry row says `needs_verifier`), and to no verifier otherwise.
         config: What to spend and how; defaults to `ReasoningConfig()` (self-consistency
             with 4 samples, no token cap). With `review=True`, `select` pauses with
             `interrupt()` for a person's decision: compile with a checkpointer.
@@ -67,7 +66,7 @@ def create_reasoning_graph(
         ```
     """
     config = config or ReasoningConfig()
-    if verifier is None and config.strategy in _NEEDS_VERIFIER:
+    if verifier is None and strategy_spec(config.strategy).needs_verifier:
         verifier = LLMJudge(generator)
     builder = StateGraph(ReasoningState, input_schema=InputState, output_schema=OutputState)
     builder.add_node(

@@ -1,7 +1,7 @@
 """Compute-optimal policies: which plan to run for a question, by difficulty bin and budget.
 
 A policy is a small versioned JSON file. `reasoning-graph calibrate` fits one from bench
-results (see `reasoning_graph.calibrate`); one fitted on the embedded model ships with the
+results (see `reasoning_graph.bench.calibrate`); one fitted on the embedded model ships with the
 package and is what `compute_optimal` uses unless `ReasoningConfig.policy` names another.
 
 ```json
@@ -32,9 +32,6 @@ from reasoning_graph.errors import ConfigurationError
 __all__ = ["POLICY_VERSION", "PlanChoice", "Policy", "load_policy"]
 
 POLICY_VERSION = 1
-BaseStrategy = Literal["self_consistency", "best_of_n", "weighted_vote", "parallel_revision"]
-"""Plans a policy can choose. `parallel_revision` chains start from the probe's samples, so
-its chain count is the policy's `probe_n`."""
 
 
 class PlanChoice(BaseModel):
@@ -42,11 +39,27 @@ class PlanChoice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: BaseStrategy
+    strategy: str
+    """A strategy a policy may choose (`strategies.POLICY_STRATEGIES`: the registry rows
+    with a `policy_choice`); a revision plan's chains start from the probe's samples, so its
+    chain count is the policy's `probe_n`."""
     n: int = Field(ge=1)
     accuracy: float | None = None
     """Accuracy this plan reached on the calibration bin (evidence, not used at run time)."""
     mean_completion_tokens: float | None = None
+
+    @field_validator("strategy")
+    @classmethod
+    def _choosable(cls, strategy: str) -> str:
+        # Imported here: the registry imports this module (compute_optimal reads policies).
+        from reasoning_graph.strategies import POLICY_STRATEGIES
+
+        if strategy not in POLICY_STRATEGIES:
+            raise ValueError(
+                f"a policy cannot choose strategy {strategy!r}; choose one of: "
+                f"{', '.join(POLICY_STRATEGIES)}"
+            )
+        return strategy
 
 
 class Policy(BaseModel):

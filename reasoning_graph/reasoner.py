@@ -36,7 +36,7 @@ from reasoning_graph.nodes.select import select_answer
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.result import Result
 from reasoning_graph.state import Failure, InputState, OutputState, ReasoningState, apply_updates
-from reasoning_graph.strategies import SEARCH_STRATEGIES
+from reasoning_graph.strategies import round_bound
 from reasoning_graph.threads import PER_CALL, SETTINGS_KEY, ignored_options, read_thread
 from reasoning_graph.verifiers.base import Verifier
 
@@ -184,9 +184,9 @@ class Reasoner:
     def run_config(self, thread_id: str | None) -> RunnableConfig:
         """The LangGraph config of one run: recursion bound, thread, deadline, settings."""
         settings = self.config
-        # Each round is budget -> think/revise -> verify: bound the steps by the plan, not by luck.
-        # Step search runs one round per step.
-        rounds = settings.n + (settings.max_steps if settings.strategy in SEARCH_STRATEGIES else 0)
+        # Each round is budget -> think/revise -> verify: bound the steps by the strategy's
+        # round bound (its registry row; step search runs one round per step), not by luck.
+        rounds = round_bound(settings)
         run_config: RunnableConfig = {"recursion_limit": 4 * rounds + 16, "configurable": {}}
         if thread_id is not None:
             run_config["configurable"]["thread_id"] = thread_id

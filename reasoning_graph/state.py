@@ -25,7 +25,9 @@ __all__ = [
     "Plan",
     "ReasoningState",
     "ReviseTask",
+    "SearchPlan",
     "Selection",
+    "StopReason",
     "ThinkTask",
     "candidate_order",
     "merge_candidates",
@@ -35,6 +37,12 @@ Selection = Literal["majority", "best_score", "weighted", "last", "search"]
 """How `select` aggregates: majority vote, highest verifier score, verifier-weighted vote,
 a majority over the last attempt of each revision chain, or (step search) a
 verifier-weighted vote over the completed beams."""
+
+StopReason = Literal["complete", "settled", "confidence", "budget", "deadline"]
+"""Why an action ends sampling: the strategy's plan is done (`complete`: every sample drawn,
+every chain revised, every beam finished), or it stopped early: the vote could no longer be
+overturned (`settled`), the leader was likely enough to win (`confidence`), the token or call
+budget could not pay for more work (`budget`), or the deadline passed (`deadline`)."""
 
 
 class Candidate(TypedDict):
@@ -60,6 +68,23 @@ class Candidate(TypedDict):
     rollout: NotRequired[str | None]
     """`lookahead`: the beam's text followed by its greedy rollout, which is what the
     verifier scores; the rollout's steps are not kept as the beam's steps."""
+
+
+class SearchPlan(TypedDict):
+    """The part of a plan only step search reads (`Plan["search"]`)."""
+
+    beam_width: int
+    """Next steps per kept beam (M); 1 where every kept particle grows one step."""
+    max_steps: int
+    lookahead: int
+    """Greedy rollout steps behind each new step (`lookahead` only; 0 otherwise)."""
+    step_separator: str
+    step_aggregation: str
+    step_verify: bool
+    """The verifier scores each step (`score_steps`), else the whole text (`score`)."""
+    verifier_reserve: int
+    verifier_calls: bool
+    """The verifier calls a model: each of its scores (each step score) costs a call."""
 
 
 class Plan(TypedDict):
@@ -94,19 +119,8 @@ class Plan(TypedDict):
     wave_size: int
     """Samples per think wave; 0 means all at once."""
     logprobs: bool
-    beam_width: NotRequired[int]
-    """Step search: next steps per kept beam (M)."""
-    max_steps: NotRequired[int]
-    lookahead: NotRequired[int]
-    """Greedy rollout steps behind each new step (`lookahead` only; 0 otherwise)."""
-    step_tokens: NotRequired[int]
-    step_separator: NotRequired[str]
-    step_aggregation: NotRequired[str]
-    step_verify: NotRequired[bool]
-    """The verifier scores each step (`score_steps`), else the whole text (`score`)."""
-    verifier_reserve: NotRequired[int]
-    verifier_calls: NotRequired[bool]
-    """The verifier calls a model: each of its scores (each step score) costs a call."""
+    search: NotRequired[SearchPlan]
+    """Step search only: how the steps are grown and scored."""
 
 
 class Difficulty(TypedDict):
@@ -193,6 +207,9 @@ class Action(TypedDict):
     """Step search: the active beams dropped by this decision."""
     kept: NotRequired[list[str]]
     """Step search: the beams this decision expands."""
+    stop: NotRequired[StopReason]
+    """Why a `select` action ends sampling; set by whoever decided to stop (the strategy,
+    the budget trim or the deadline)."""
 
 
 def candidate_order(candidate: Candidate) -> tuple[int, int]:

@@ -1,6 +1,10 @@
 """Property: whatever the strategy, plan, budgets and failure pattern, a run never spends
 more than its token budget, never starts more model calls than its call budget, and never
-makes more than `n` generations."""
+makes more than `n` generations.
+
+Every row of the strategy registry is drawn, and what the property expects of a strategy
+comes from its row (does it need a verifier, does it grow steps), so a new strategy is
+covered without editing this file."""
 
 from __future__ import annotations
 
@@ -23,9 +27,10 @@ from reasoning_graph.config import STRATEGIES
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from reasoning_graph.strategies import REGISTRY
 from reasoning_graph.verifiers.llm_judge import LLMJudge
 
-SEARCH = ("beam_search", "lookahead", "dvts")
+VERIFIED_WHEN_GIVEN = ("revision", "parallel_revision", "compute_optimal")
 MAX_STEPS = 8  # ReasoningConfig's default
 LOOKAHEAD = 1  # ReasoningConfig's default rollout length
 POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
@@ -116,9 +121,9 @@ def test_budgets_and_n_are_never_exceeded(
     elif explicit_judge:
         verifier = LLMJudge(generator)
 
-    search = strategy in SEARCH
-    verifies = strategy in ("best_of_n", "weighted_vote", *SEARCH) or (
-        verifier is not None and strategy in ("revision", "parallel_revision", "compute_optimal")
+    search = REGISTRY[strategy].step_search
+    verifies = REGISTRY[strategy].needs_verifier or (
+        verifier is not None and strategy in VERIFIED_WHEN_GIVEN
     )
     verifier_share = 0
     if verifies:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reasoning_graph import ConfigurationError
+from reasoning_graph.bench.calibrate import fit_policy
 from reasoning_graph.bench.records import BenchCandidate, BenchRecord
-from reasoning_graph.calibrate import fit_policy
 
 
 def record(

@@ -19,7 +19,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.events import ReasoningEvent, describe_event
-from reasoning_graph.nodes.budget import fit_to_budget
+from reasoning_graph.nodes.spend import fit_to_budget
 from reasoning_graph.prompts import (
     CONTINUE_INSTRUCTION,
     SOLVE_SYSTEM_PROMPT,
@@ -307,7 +307,7 @@ def test_default_verifier_is_the_step_grading_judge_and_the_budget_holds() -> No
                 max_calls=60,
             )
         )
-        assert result.plan["step_verify"] is True
+        assert result.plan["search"]["step_verify"] is True
         assert result.usage.completion_tokens <= 700
         assert result.usage.llm_calls <= 60
         verify = result.usage.by_node["verify"]
@@ -335,7 +335,7 @@ def test_a_plain_verifier_scores_whole_beams() -> None:
         )
     )
     assert result.answer == "7"
-    assert result.plan["step_verify"] is False
+    assert result.plan["search"]["step_verify"] is False
     assert all(c.step_scores is None for c in result.candidates)
 
 

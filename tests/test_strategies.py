@@ -7,7 +7,7 @@ import math
 import pytest
 
 from reasoning_graph.config import ReasoningConfig
-from reasoning_graph.nodes.budget import fit_to_budget
+from reasoning_graph.nodes.spend import fit_to_budget
 from reasoning_graph.state import Action, Candidate, Plan
 from reasoning_graph.strategies import chain_depth, make_plan, next_action
 

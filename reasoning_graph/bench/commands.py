@@ -134,7 +134,7 @@ def calibrate_command(
     The model name recorded in the policy is `model`, else the one in the bench's
     `bench.json`.
     """
-    from reasoning_graph.calibrate import fit_policy
+    from reasoning_graph.bench.calibrate import fit_policy
 
     if probe_n < 1 or min(budgets) < 1:
         raise ConfigurationError(

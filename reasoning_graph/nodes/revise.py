@@ -7,8 +7,8 @@ from typing import Any
 from reasoning_graph.errors import ProviderError
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.nodes.think import (
+    candidate_record,
     check_count,
-    emit_candidate,
     failure_update,
     new_candidate,
 )
@@ -45,22 +45,10 @@ def make_revise_node(
             round_=state["round"],
             parent_id=state["parent_id"],
         )
-        emit_candidate(candidate)
         return {
             "candidates": {state["id"]: candidate},
             "usage": {"revise": generation.usage},
-            "events": [
-                {
-                    "node": "revise",
-                    "kind": "candidate",
-                    "data": {
-                        "id": state["id"],
-                        "answer": candidate["answer"],
-                        "chain": state["chain"],
-                        "round": state["round"],
-                    },
-                }
-            ],
+            "events": [candidate_record(candidate)],
         }
 
     return revise

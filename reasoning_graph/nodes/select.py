@@ -23,9 +23,9 @@ from typing_extensions import TypedDict
 
 from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.errors import ConfigurationError, NoCandidatesError
-from reasoning_graph.events import ReviewEvent, emit
+from reasoning_graph.events import ReviewEvent, SelectedEvent, record
 from reasoning_graph.nodes import NodeFunction
-from reasoning_graph.state import Candidate, ReasoningState, Selection, candidate_order
+from reasoning_graph.state import Candidate, Event, ReasoningState, Selection, candidate_order
 
 __all__ = [
     "ReviewCandidate",
@@ -229,7 +229,7 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
         selected = select_answer(candidates, selection)
         answer: str | None = selected.answer
         candidate_id: str | None = selected.candidate_id
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         if review:
             # On resume the node runs again from the top: everything above is pure, and
             # nothing is streamed before this point, so nothing is emitted twice.
@@ -237,29 +237,15 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
                 _review_request(state["question"], candidates, selected, selection)
             )
             outcome = apply_review(decision, candidates, selected)
-            emit(outcome)
             answer, candidate_id = outcome["answer"], outcome["candidate_id"]
-            events.append({"node": "select", "kind": "review", "data": dict(outcome)})
-        emit(
-            {
-                "type": "selected",
-                "answer": answer,
-                "candidate_id": candidate_id,
-                "selection": selection,
-            }
-        )
-        events.append(
-            {
-                "node": "select",
-                "kind": "selected",
-                "data": {
-                    "answer": answer,
-                    "candidate_id": candidate_id,
-                    "selection": selection,
-                    "tally": selected.tally,
-                },
-            }
-        )
+            events.append(record("select", outcome))
+        event: SelectedEvent = {
+            "type": "selected",
+            "answer": answer,
+            "candidate_id": candidate_id,
+            "selection": selection,
+        }
+        events.append(record("select", event, tally=selected.tally))
         return {"answer": answer, "selected_id": candidate_id, "events": events}
 
     return select

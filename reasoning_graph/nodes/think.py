@@ -8,18 +8,18 @@ from typing import Any, Literal
 
 from reasoning_graph.answers import extract_answer, states_final_answer
 from reasoning_graph.errors import ProviderError, ProviderResponseError
-from reasoning_graph.events import emit
+from reasoning_graph.events import CandidateEvent, FailureEvent, record
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.prompts import continue_messages, solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
-from reasoning_graph.state import Candidate, Failure, ThinkTask
+from reasoning_graph.state import Candidate, Event, Failure, ThinkTask
 from reasoning_graph.usage import add_usage
 
 __all__ = [
+    "candidate_record",
     "check_count",
-    "first_step",
-    "emit_candidate",
     "failure_update",
+    "first_step",
     "make_think_node",
     "new_candidate",
 ]
@@ -56,19 +56,19 @@ def new_candidate(
     }
 
 
-def emit_candidate(candidate: Candidate) -> None:
-    """Stream a `candidate` event for a finished candidate."""
-    emit(
-        {
-            "type": "candidate",
-            "id": candidate["id"],
-            "answer": candidate["answer"],
-            "score": candidate["score"],
-            "node": candidate["node"],
-            "chain": candidate["chain"],
-            "round": candidate["round"],
-        }
-    )
+def candidate_record(candidate: Candidate, **extra: Any) -> Event:
+    """Stream a `candidate` event for a finished candidate; return its trace entry (the
+    event's fields and `extra`)."""
+    event: CandidateEvent = {
+        "type": "candidate",
+        "id": candidate["id"],
+        "answer": candidate["answer"],
+        "score": candidate["score"],
+        "node": candidate["node"],
+        "chain": candidate["chain"],
+        "round": candidate["round"],
+    }
+    return record(candidate["node"], event, **extra)
 
 
 def failure_update(node: str, ids: list[str], error: ProviderError) -> dict[str, Any]:
@@ -79,11 +79,8 @@ def failure_update(node: str, ids: list[str], error: ProviderError) -> dict[str,
         "error": type(error).__name__,
         "message": str(error),
     }
-    emit({"type": "failure", **failure})
-    return {
-        "failures": [failure],
-        "events": [{"node": node, "kind": "branch_failed", "data": dict(failure)}],
-    }
+    event: FailureEvent = {"type": "failure", **failure}
+    return {"failures": [failure], "events": [record(node, event, kind="branch_failed")]}
 
 
 def check_count(generation: Generation, expected: int) -> None:
@@ -206,26 +203,11 @@ def make_think_node(
                 candidates[candidate["id"]] = {**candidate, "rollout": text}
                 for extra in generations:
                     usage = add_usage(usage, extra.usage)
-        for candidate in candidates.values():
-            emit_candidate(candidate)
-        return {
-            "candidates": candidates,
-            "usage": {"think": usage},
-            "events": [
-                {
-                    "node": "think",
-                    "kind": "candidate",
-                    "data": {
-                        "id": c["id"],
-                        "answer": c["answer"],
-                        "parent_id": c["parent_id"],
-                        "round": c["round"],
-                        "complete": c.get("complete", False),
-                    },
-                }
-                for c in candidates.values()
-            ],
-        }
+        events = [
+            candidate_record(c, parent_id=c["parent_id"], complete=c.get("complete", False))
+            for c in candidates.values()
+        ]
+        return {"candidates": candidates, "usage": {"think": usage}, "events": events}
 
     async def think(state: ThinkTask) -> dict[str, Any]:
         if "partial" in state:
@@ -250,19 +232,10 @@ def make_think_node(
                 state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
             )
         }
-        for candidate in candidates.values():
-            emit_candidate(candidate)
         return {
             "candidates": candidates,
             "usage": {"think": generation.usage},
-            "events": [
-                {
-                    "node": "think",
-                    "kind": "candidate",
-                    "data": {"id": c["id"], "answer": c["answer"]},
-                }
-                for c in candidates.values()
-            ],
+            "events": [candidate_record(c) for c in candidates.values()],
         }
 
     return think

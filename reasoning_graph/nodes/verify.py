@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from reasoning_graph.errors import ProviderError
-from reasoning_graph.events import emit
+from reasoning_graph.events import ScoredEvent, record
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.nodes.think import failure_update
 from reasoning_graph.state import Candidate, Plan, ReasoningState
@@ -28,14 +28,15 @@ async def _score(verifier: Verifier, question: str, plan: Plan, candidate: Candi
     """The candidate's verdict and, from a step verifier in step search, its step scores."""
     rollout = candidate.get("rollout")
     text = rollout if rollout else candidate["text"]
-    if not plan.get("step_verify") or not isinstance(verifier, StepVerifier):
+    search = plan.get("search")
+    if search is None or not search["step_verify"] or not isinstance(verifier, StepVerifier):
         return await verifier.score(question, text), None
-    separator = plan.get("step_separator", "\n\n")
+    separator = search["step_separator"]
     steps = split_steps(text, separator=separator)
     if not steps:  # an empty beam has nothing to grade
         return Verdict(score=0.0, usage=zero_usage(), rationale="no steps"), []
     graded = await verifier.score_steps(question, steps)
-    how = check_aggregation(plan.get("step_aggregation", "last"))
+    how = check_aggregation(search["step_aggregation"])
     score = aggregate_step_scores(graded.step_scores, how)
     own = len(split_steps(candidate["text"], separator=separator))
     verdict = Verdict(score=score, usage=graded.usage, rationale=graded.rationale)
@@ -84,21 +85,13 @@ def make_verify_node(
             if step_scores is not None:
                 scored[candidate["id"]]["step_scores"] = step_scores
             usage = add_usage(usage, verdict.usage)
-            emit(
-                {
-                    "type": "scored",
-                    "id": candidate["id"],
-                    "answer": candidate["answer"],
-                    "score": verdict.score,
-                }
-            )
-            update["events"].append(
-                {
-                    "node": "verify",
-                    "kind": "scored",
-                    "data": {"id": candidate["id"], "score": verdict.score},
-                }
-            )
+            event: ScoredEvent = {
+                "type": "scored",
+                "id": candidate["id"],
+                "answer": candidate["answer"],
+                "score": verdict.score,
+            }
+            update["events"].append(record("verify", event))
         return {**update, "candidates": scored, "usage": {"verify": usage}}
 
     return verify

@@ -21,10 +21,10 @@ from reasoning_graph.difficulty import estimate_difficulty
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.policy import POLICY_VERSION, PlanChoice, Policy
 from reasoning_graph.state import Candidate
+from reasoning_graph.strategies import REGISTRY
 
 __all__ = ["fit_policy", "probe_difficulty"]
 
-_SAMPLING = ("self_consistency", "best_of_n", "weighted_vote")
 _BINS = 5
 PlanKey = tuple[str, int]
 
@@ -57,13 +57,20 @@ def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) 
 
 
 def _plan_key(record: BenchRecord, probe_n: int) -> PlanKey | None:
-    """The policy plan a record measured, or `None` if a policy cannot choose it."""
-    if record.strategy in _SAMPLING:
-        return record.strategy, record.n
-    chains = (record.plan or {}).get("chains")
-    if record.strategy == "parallel_revision" and chains == probe_n:
-        return record.strategy, record.n
-    return None
+    """The policy plan a record measured, or `None` if a policy cannot choose it (a plan
+    whose chains start from the probe must have run `probe_n` chains)."""
+    spec = REGISTRY.get(record.strategy)
+    if spec is None or spec.policy_choice is None:
+        return None
+    if spec.policy_choice == "chains" and (record.plan or {}).get("chains") != probe_n:
+        return None
+    return record.strategy, record.n
+
+
+def _is_sampling(record: BenchRecord) -> bool:
+    """Whether `record` ran independent samples, whose first `probe_n` are a probe's."""
+    spec = REGISTRY.get(record.strategy)
+    return spec is not None and spec.policy_choice == "samples"
 
 
 def _quantile_edges(scores: Sequence[float]) -> list[float]:
@@ -134,7 +141,7 @@ def fit_policy(
     valid = [r for r in records if r.error is None]
     scores: dict[str, float] = {}
     for record in sorted(valid, key=lambda r: -r.n):
-        if record.strategy in _SAMPLING and record.n >= probe_n and record.example_id not in scores:
+        if _is_sampling(record) and record.n >= probe_n and record.example_id not in scores:
             score = probe_difficulty(record, probe_n, matcher)
             scores[record.example_id] = 0.5 if score is None else score
     if not scores:

@@ -1,0 +1,71 @@
+"""Sampling strategies: `n` independent solutions, then a vote or the verifier's pick.
+
+`self_consistency` (majority), `best_of_n` (highest verifier score) and `weighted_vote`
+(votes weighted by verifier score) differ only in their selection, which their registry row
+gives. A majority plan may stop early: it samples in waves and asks `stopping.should_stop`
+before each wave whether the samples left could still change the winner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.state import Action, Candidate, Plan
+from reasoning_graph.stopping import should_stop
+from reasoning_graph.strategies.base import PlanInputs, base_plan, fresh_samples, select_action
+
+if TYPE_CHECKING:
+    from reasoning_graph.config import ReasoningConfig
+
+__all__ = ["next_samples", "plan_samples"]
+
+
+def plan_samples(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
+    """`n` samples, selected as the registry row says; scored when the selection needs it."""
+    return base_plan(
+        config,
+        config.strategy,
+        config.n,
+        inputs.selection,
+        0,
+        inputs.verifier_reserve,
+        verify=inputs.selection in ("best_score", "weighted"),
+    )
+
+
+def next_samples(
+    question: str,
+    plan: Plan,
+    candidates: Mapping[str, Candidate],
+    launched: int,
+    last_round: int,
+) -> Action:
+    """The next wave of samples, or `select` once `n` are out or the vote is settled.
+
+    `compute_optimal`'s probe (`phase="probe"`) gives its samples chain numbers, so they
+    can start the chains of a revision plan the policy picks afterwards.
+    """
+    remaining = plan["n"] - launched
+    if remaining <= 0:
+        return select_action("plan complete", "complete")
+    if plan["early_stop"] != "none" and candidates:
+        groups = AnswerMatcher().groups([c["answer"] for c in candidates.values()])
+        counts = [len(g) for g in groups]
+        if should_stop(
+            counts, remaining, rule=plan["early_stop"], confidence=plan["stop_confidence"]
+        ):
+            return select_action(
+                f"vote settled early ({plan['early_stop']}): {sorted(counts, reverse=True)} "
+                f"with {remaining} sample(s) left unspent",
+                "confidence" if plan["early_stop"] == "confidence" else "settled",
+            )
+    wave = min(remaining, plan["wave_size"] or remaining)
+    chains: list[int | None] = list(range(wave)) if plan["phase"] == "probe" else [None] * wave
+    return {
+        "kind": "think",
+        "think": fresh_samples(question, plan, launched, chains),
+        "revise": [],
+        "reason": f"sample {wave} solution(s)",
+    }

@@ -1,0 +1,228 @@
+"""Step-level search: `beam_search`, `lookahead` and `dvts`.
+
+The whole search runs in the graph's loop: `think` grows one step per id, `verify` scores the
+steps, and after every verify `next_step_search` prunes the latest step's beams and expands
+the kept ones. Every beam is a candidate (`parent_id`, `round` = step index, `chain` = DVTS
+subtree, `complete`), so the search state is plain data a checkpointer stores. The search
+part of the plan is `plan["search"]` (`SearchPlan`).
+
+- `beam_search`: keep the best `n // M` active beams of the latest step, grow `M` each.
+- `lookahead`: the same, but each new step is scored at the end of a greedy rollout.
+- `dvts`: `n // M` subtrees, each keeping its one best beam and growing it `M` steps.
+
+The helpers `search_reserve`, `step_tasks` and `score_key` serve any strategy that grows
+steps (particle filtering reuses them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from reasoning_graph.state import Action, Candidate, Plan, SearchPlan, ThinkTask
+from reasoning_graph.strategies.base import PlanInputs, base_plan, select_action
+
+if TYPE_CHECKING:
+    from reasoning_graph.config import ReasoningConfig
+
+__all__ = [
+    "Parent",
+    "beam_width",
+    "first_steps",
+    "next_step_search",
+    "plan_beams",
+    "plan_lookahead",
+    "plan_step_search",
+    "plan_subtrees",
+    "score_key",
+    "search_reserve",
+    "step_rounds",
+    "step_tasks",
+]
+
+Parent = tuple[str | None, str, list[int | None]]
+"""A beam to grow: its id (`None` for the root), its text, and one chain slot per child."""
+
+
+def beam_width(n: int, configured: int | None) -> int:
+    """Next steps per kept beam (M): `configured`, else min(4, round(sqrt(n))); at most n."""
+    width = configured if configured is not None else min(4, max(1, round(n**0.5)))
+    return max(1, min(width, n))
+
+
+def step_rounds(config: ReasoningConfig) -> int:
+    """The round bound of step search: one round per step, on top of `n`."""
+    return config.n + config.max_steps
+
+
+def search_reserve(plan: Plan, round_: int) -> tuple[int, int, int]:
+    """What one new beam at step `round_` may cost: (rollout steps, tokens, calls).
+
+    The step is one generation and its `lookahead` rollout (capped by `max_steps`) one
+    more per step; a step verifier scores every step of the scored text (the beam and its
+    rollout: `round_ + 1 + rollout` steps), a plain verifier the whole text once.
+    """
+    search = plan["search"]
+    rollout = min(search["lookahead"], search["max_steps"] - round_ - 1)
+    generations = 1 + max(0, rollout)
+    scores = round_ + generations if search["step_verify"] else 1
+    tokens = generations * plan["max_tokens"] + scores * search["verifier_reserve"]
+    calls = generations + (scores if search["verifier_calls"] else 0)
+    return max(0, rollout), tokens, calls
+
+
+def plan_step_search(
+    config: ReasoningConfig,
+    inputs: PlanInputs,
+    *,
+    width: int,
+    lookahead: int = 0,
+    subtrees: int = 0,
+) -> Plan:
+    """A step-search plan: `width` next steps per kept beam, `subtrees` DVTS subtrees (0:
+    none), `lookahead` greedy rollout steps behind each new step; selection `search`."""
+    plan = base_plan(
+        config, config.strategy, config.n, "search", subtrees, inputs.verifier_reserve, verify=True
+    )
+    search: SearchPlan = {
+        "beam_width": width,
+        "max_steps": config.max_steps,
+        "lookahead": lookahead,
+        "step_separator": config.step_separator,
+        "step_aggregation": config.step_aggregation,
+        "step_verify": inputs.step_verify,
+        "verifier_reserve": inputs.verifier_reserve,
+        "verifier_calls": inputs.has_verifier and inputs.verifier_reserve > 0,
+    }
+    plan = {**plan, "max_tokens": config.step_tokens or config.max_tokens, "search": search}
+    _, tokens, calls = search_reserve(plan, 0)
+    return {**plan, "reserve_per_generation": tokens, "calls_per_generation": calls}
+
+
+def plan_beams(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
+    """`beam_search`: `M` = `beam_width(n, config.beam_width)`."""
+    return plan_step_search(config, inputs, width=beam_width(config.n, config.beam_width))
+
+
+def plan_lookahead(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
+    """`lookahead`: beam search with `config.lookahead` rollout steps behind each step."""
+    width = beam_width(config.n, config.beam_width)
+    return plan_step_search(config, inputs, width=width, lookahead=config.lookahead)
+
+
+def plan_subtrees(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
+    """`dvts`: `n // M` independent subtrees."""
+    width = beam_width(config.n, config.beam_width)
+    return plan_step_search(config, inputs, width=width, subtrees=max(1, config.n // width))
+
+
+def score_key(candidate: Candidate) -> tuple[float, int]:
+    """Best first: highest score (unscored last), then earliest started."""
+    score = candidate["score"] if candidate["score"] is not None else -1.0
+    number = candidate["id"][1:]
+    return -score, int(number) if number.isdigit() else 0
+
+
+def step_tasks(
+    question: str, plan: Plan, first: int, round_: int, parents: list[Parent]
+) -> list[ThinkTask]:
+    """Think tasks growing one next step per id (`c{first}`, ...): one task per parent (its
+    children share the prompt), or one per id without `share_prompt`."""
+    rollout, tokens, calls = search_reserve(plan, round_)
+    search = plan["search"]
+    tasks: list[ThinkTask] = []
+    index = first
+    for parent_id, partial, chains in parents:
+        ids = [f"c{index + offset}" for offset in range(len(chains))]
+        seeds = [plan["seed"] + index + offset for offset in range(len(chains))]
+        index += len(chains)
+        groups = (
+            [(ids, seeds, chains)]
+            if plan["share_prompt"]
+            else [([i], [s], [c]) for i, s, c in zip(ids, seeds, chains, strict=True)]
+        )
+        for group_ids, group_seeds, group_chains in groups:
+            tasks.append(
+                {
+                    "question": question,
+                    "ids": group_ids,
+                    "seeds": group_seeds,
+                    "chains": group_chains,
+                    "max_tokens": plan["max_tokens"],
+                    "temperature": plan["temperature"],
+                    "logprobs": plan["logprobs"],
+                    "partial": partial,
+                    "parent_id": parent_id,
+                    "round": round_,
+                    "step_separator": search["step_separator"],
+                    "final_step": round_ + 1 >= search["max_steps"],
+                    "rollout_steps": rollout,
+                    "reserve_tokens": tokens,
+                    "reserve_calls": calls,
+                }
+            )
+    return tasks
+
+
+def first_steps(question: str, plan: Plan) -> Action:
+    """`n` first steps; with subtrees, first step `i` roots subtree `i % subtrees`."""
+    n, subtrees = plan["n"], plan["chains"]
+    chains: list[int | None] = [i % subtrees for i in range(n)] if subtrees else [None] * n
+    return {
+        "kind": "think",
+        "think": step_tasks(question, plan, 0, 0, [(None, "", chains)]),
+        "revise": [],
+        "reason": f"sample {n} first step(s)",
+        "pruned": [],
+        "kept": [],
+    }
+
+
+def next_step_search(
+    question: str,
+    plan: Plan,
+    candidates: Mapping[str, Candidate],
+    launched: int,
+    last_round: int,
+) -> Action:
+    """First steps, then prune the latest step's active beams and expand the kept ones.
+
+    Without subtrees the best `n // M` active beams of the latest step are kept; with
+    subtrees (`dvts`), the best active beam of each. Each kept beam grows `M` next steps.
+    Beams that are complete, failed or not in the latest step are never grown.
+    """
+    if launched == 0:
+        return first_steps(question, plan)
+    n, width = plan["n"], plan["search"]["beam_width"]
+    active = sorted(
+        (
+            c
+            for c in candidates.values()
+            if c["round"] == last_round and not c.get("complete", False)
+        ),
+        key=score_key,
+    )
+    if not active:
+        return select_action("every beam is complete", "complete")
+    if last_round + 1 >= plan["search"]["max_steps"]:
+        return select_action(f"max_steps={plan['search']['max_steps']} reached", "complete")
+    if plan["chains"]:
+        best: dict[int | None, Candidate] = {}
+        for candidate in active:
+            best.setdefault(candidate["chain"], candidate)
+        kept = list(best.values())
+    else:
+        kept = active[: max(1, n // width)]
+    kept_ids = {c["id"] for c in kept}
+    parents: list[Parent] = [(c["id"], c["text"], [c["chain"]] * width) for c in kept]
+    return {
+        "kind": "think",
+        "think": step_tasks(question, plan, launched, last_round + 1, parents),
+        "revise": [],
+        "reason": (
+            f"step {last_round + 2}: keep {len(kept)} of {len(active)} beam(s), "
+            f"{width} next step(s) each"
+        ),
+        "pruned": [c["id"] for c in active if c["id"] not in kept_ids],
+        "kept": [c["id"] for c in kept],
+    }
