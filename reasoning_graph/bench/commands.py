@@ -22,6 +22,7 @@ from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.options import build_config
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.registry import make_generator
+from reasoning_graph.strategies import POLICY_USERS
 
 __all__ = ["bench_command", "calibrate_command", "report_command"]
 
@@ -60,10 +61,11 @@ def bench_command(
     from reasoning_graph.providers.cache import CachingGenerator
 
     config = build_config(None, options)
-    if config.policy is not None and "compute_optimal" not in strategies:
+    if config.policy is not None and not set(strategies) & set(POLICY_USERS):
+        users = " or ".join(POLICY_USERS)
         raise ConfigurationError(
-            "--policy is read by the compute_optimal strategy only, and --strategies "
-            f"{','.join(strategies)} does not run it: drop --policy, or add compute_optimal"
+            f"--policy is read by the {users} strategy only, and --strategies "
+            f"{','.join(strategies)} does not run it: drop --policy, or add {users}"
         )
     if config.policy is not None:
         from reasoning_graph.policy import load_policy

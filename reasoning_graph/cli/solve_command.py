@@ -19,6 +19,7 @@ from reasoning_graph.options import build_config
 from reasoning_graph.providers.registry import make_generator
 from reasoning_graph.result import Result
 from reasoning_graph.solve import asolve, run_blocking, sqlite_checkpointer
+from reasoning_graph.strategies import POLICY_USERS, strategy_spec
 
 __all__ = ["read_question", "solve_command"]
 
@@ -35,10 +36,11 @@ def solve_command(args: argparse.Namespace) -> int:
     """
     options = config_options(args, "solve")
     config = build_config(None, options)
-    if "policy" in options and config.strategy != "compute_optimal":
+    if "policy" in options and not strategy_spec(config.strategy).uses_policy:
+        users = " or ".join(f"--strategy {name}" for name in POLICY_USERS)
         raise ConfigurationError(
-            f"--policy is read by --strategy compute_optimal only, not {config.strategy}: "
-            "drop --policy, or pass --strategy compute_optimal"
+            f"--policy is read by {users} only, not {config.strategy}: "
+            f"drop --policy, or pass {users}"
         )
     question = clean_question(
         read_question(args.question, args.question_file), max_chars=config.max_question_chars

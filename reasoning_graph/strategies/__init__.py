@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STRATEGY",
     "POLICY_STRATEGIES",
+    "POLICY_USERS",
     "REGISTRY",
     "STRATEGIES",
     "StrategyName",
@@ -186,6 +187,8 @@ POLICY_STRATEGIES: tuple[str, ...] = tuple(
     name for name, spec in REGISTRY.items() if spec.policy_choice is not None
 )
 """The strategies a `compute_optimal` policy may choose."""
+POLICY_USERS: tuple[str, ...] = tuple(name for name, spec in REGISTRY.items() if spec.uses_policy)
+"""The strategies that read a policy file (`ReasoningConfig.policy`)."""
 
 
 def describe_strategies() -> str:
