@@ -3,6 +3,10 @@
 `transformers` (and through it `torch`) is imported when the provider is built (the `hf`
 extra). Tensor work is confined to a few small helpers (`_rows`, `_top_alternatives`); the
 rest reads plain lists, so tests drive it with fake models and tokenizers, without torch.
+
+(Over 350 lines: the provider, its sampling options and the row parsing that turns
+`generate`'s tensors into `Generation`s are one unit that the fake-model tests drive together;
+the parsing helpers are private and used nowhere else.)
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 `vllm` is imported when the provider is built (the `vllm` extra); nothing else in
 reasoning-graph imports it. For a vLLM *server* use `OpenAIProvider` with its `base_url`.
+
+(Over 350 lines: the request queue that batches concurrent `generate` calls into one engine
+call and the parsing of vLLM's `RequestOutput` share the private `_Request` record; split
+apart, each half would import the other's internals.)
 """
 
 from __future__ import annotations
