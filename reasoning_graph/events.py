@@ -33,6 +33,7 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from typing_extensions import TypedDict
 
+from reasoning_graph.confidence import Confidence
 from reasoning_graph.state import Event, StopReason
 
 __all__ = [
@@ -90,6 +91,8 @@ class CandidateEvent(TypedDict):
     node: str
     chain: int | None
     round: int
+    confidence: Confidence | None
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
 
 
 class ScoredEvent(TypedDict):
@@ -235,6 +238,9 @@ def describe_event(event: ReasoningEvent) -> str:
         return f"difficulty: {level} (score {_number(event['score'])}, {event['samples']} samples)"
     if event["type"] == "candidate":
         score = f" ({_number(event['score'])})" if event["score"] is not None else ""
+        confidence = event.get("confidence")
+        if confidence is not None:
+            score += f" [lowest-group confidence {confidence['lowest_group']:.2f}]"
         return f"{event['node']} {event['id']}: {event['answer'] or '(no answer)'}{score}"
     if event["type"] == "scored":
         return f"scored {event['id']}: {event['answer'] or '(no answer)'} ({event['score']:.2f})"

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from reasoning_graph.confidence import Confidence
+from reasoning_graph.confidence_vote import confidence_note
 from reasoning_graph.state import candidate_order
 from reasoning_graph.usage import TokenUsage, total_usage
 
@@ -37,6 +39,8 @@ class CandidateResult(BaseModel):
     completion_tokens: int | None
     seed: int | None
     mean_logprob: float | None = None
+    confidence: Confidence | None = None
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
     step_scores: list[float] | None = None
     """Step search: the step verifier's score of each step of this beam."""
     complete: bool | None = None
@@ -113,6 +117,8 @@ class Result(BaseModel):
         ignored_options: When this call resumed a saved thread, the options it gave that
             differ from the settings the thread started with, which the run kept; empty
             otherwise.
+        notes: One line each on what did not run as asked but did not fail the run (token
+            confidence asked of a provider that returned no logprobs); empty otherwise.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -127,6 +133,7 @@ class Result(BaseModel):
     usage: UsageResult
     failures: list[FailureResult]
     ignored_options: list[IgnoredOption] = []
+    notes: list[str] = []
 
     @property
     def selected(self) -> CandidateResult | None:
@@ -138,6 +145,7 @@ class Result(BaseModel):
         """Build a result from the graph's output state."""
         by_node: dict[str, TokenUsage] = dict(state.get("usage") or {})
         candidates = sorted((state.get("candidates") or {}).values(), key=candidate_order)
+        note = confidence_note(state["plan"], candidates)
         return cls(
             question=state["question"],
             answer=state.get("answer"),
@@ -148,4 +156,5 @@ class Result(BaseModel):
             selected_id=state.get("selected_id"),
             usage=UsageResult(**total_usage(by_node), by_node=by_node),
             failures=[FailureResult(**f) for f in state.get("failures") or []],
+            notes=[note] if note else [],
         )

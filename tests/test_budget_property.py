@@ -45,8 +45,8 @@ class FailingGenerator(FakeGenerator):
     """A FakeGenerator whose calls number `fail_at` (0-based, in call order) raise
     `ProviderUnavailableError`, as a server still failing after its retries would."""
 
-    def __init__(self, script: Any, fail_at: frozenset[int]) -> None:
-        super().__init__(script)
+    def __init__(self, script: Any, fail_at: frozenset[int], *, logprobs: Any = None) -> None:
+        super().__init__(script, logprobs=logprobs)
         self.fail_at = fail_at
         self.attempts: list[tuple[bool, int]] = []  # (is a judge call, n), failed included
         self.failed: list[tuple[bool, int]] = []
@@ -90,6 +90,7 @@ texts = st.lists(
     verifier_reserve=st.none() | st.integers(0, 3),
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
+    confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
 )
 def test_budgets_and_n_are_never_exceeded(
     strategy: str,
@@ -104,13 +105,25 @@ def test_budgets_and_n_are_never_exceeded(
     verifier_reserve: int | None,
     explicit_judge: bool,
     fail_at: frozenset[int],
+    confidence: str,
 ) -> None:
     def reply(messages: Sequence[ChatMessage], index: int) -> str:
         if is_judge(messages):
             return judge_replies[index % len(judge_replies)]
         return script[index % len(script)]
 
-    generator = FailingGenerator(reply, fail_at)
+    # Token logprobs that differ between samples, for the confidence options (drawn for the
+    # rows that vote over samples; the consensus early stop for every row).
+    generator = FailingGenerator(
+        reply, fail_at, logprobs=lambda index: [-0.1 - 0.5 * (index % 3), -3.0]
+    )
+    confidence_options: dict[str, Any] = {}
+    if confidence == "consensus":
+        confidence_options = {"early_stop": "consensus", "wave_size": 2}
+    elif confidence != "off" and REGISTRY[strategy].confidence_selection:
+        confidence_options = (
+            {"confidence_vote": True} if confidence == "vote" else {"confidence_filter": 0.5}
+        )
     # No verifier (the default: an LLM judge for the strategies that need scores), an
     # explicit LLM judge over the same failing generator, or a scripted verifier.
     verifier: LLMJudge | FakeVerifier | None = None
@@ -151,6 +164,7 @@ def test_budgets_and_n_are_never_exceeded(
             max_calls=max_calls,
             share_prompt=share_prompt,
             policy=str(POLICY) if strategy == "compute_optimal" else None,
+            **confidence_options,
         )
 
     too_few_tokens = budget_tokens is not None and budget_tokens < reserve
@@ -189,7 +203,8 @@ def test_budgets_and_n_are_never_exceeded(
 
     failed_generations = sum(count for judge, count in generator.failed if not judge)
     unconstrained = budget_tokens is None and max_calls is None and not generator.failed
-    if unconstrained and strategy != "compute_optimal" and not search:
+    stops_early = confidence == "consensus"
+    if unconstrained and strategy != "compute_optimal" and not search and not stops_early:
         assert generations == n  # compute_optimal spends what its policy's plan asks, <= n
     if search:  # a lookahead rollout is a generation but not a candidate
         assert len(result.candidates) <= generations - failed_generations

@@ -88,6 +88,7 @@ _SAMPLING = StrategySpec(
     selection="majority",
     rounds=rounds_of_n,
     policy_choice="samples",
+    confidence_selection=True,
 )
 _REVISION = StrategySpec(
     summary="one chain of `n` attempts, each revising the earlier ones.",

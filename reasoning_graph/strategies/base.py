@@ -29,6 +29,7 @@ __all__ = [
     "fresh_samples",
     "rounds_of_n",
     "select_action",
+    "with_confidence",
 ]
 
 PolicyChoice = Literal["samples", "chains"]
@@ -79,6 +80,9 @@ class StrategySpec:
     """Whether (and how) a `compute_optimal` policy may choose it; `None`: it may not."""
     uses_policy: bool = False
     """The controller loads the policy for it and replaces its probe plan by the policy's."""
+    confidence_selection: bool = False
+    """It votes over sampled solutions, so `confidence_vote` and `confidence_filter` may
+    weight and filter its selection (and its samples carry token confidence)."""
     step_search: bool = False
     """It grows solutions a step at a time (`think` tasks with `partial`, one controller
     round per step) and its calls are counted by what the controller reserved (a step
@@ -135,8 +139,30 @@ def base_plan(
         "early_stop": early_stop,
         "stop_confidence": config.stop_confidence,
         "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,
-        "logprobs": config.logprobs,
+        "logprobs": config.wants_logprobs,
+        "confidence": {
+            "window": config.confidence_window,
+            "tail": config.confidence_tail,
+            "top_k": config.top_logprobs,
+            "measure": config.confidence_measure,
+            "weighted": config.confidence_vote,
+            "keep": config.confidence_filter,
+        },
     }
+
+
+def with_confidence(task: ThinkTask, plan: Plan) -> ThinkTask:
+    """`task` with the plan's confidence settings (how its candidates' confidence is
+    measured) when it asks for logprobs; unchanged for a plan saved before plans had them
+    (the defaults apply)."""
+    settings = plan.get("confidence")
+    if settings is not None and plan["logprobs"]:
+        task["confidence"] = {
+            "window": settings["window"],
+            "tail": settings["tail"],
+            "top_k": settings["top_k"],
+        }
+    return task
 
 
 def fresh_samples(
@@ -148,15 +174,18 @@ def fresh_samples(
     seeds = [plan["seed"] + first + offset for offset in range(len(chains))]
 
     def task(ids: list[str], seeds: list[int], chains: list[int | None]) -> ThinkTask:
-        return {
-            "question": question,
-            "ids": ids,
-            "seeds": seeds,
-            "chains": chains,
-            "max_tokens": plan["max_tokens"],
-            "temperature": plan["temperature"],
-            "logprobs": plan["logprobs"],
-        }
+        return with_confidence(
+            {
+                "question": question,
+                "ids": ids,
+                "seeds": seeds,
+                "chains": chains,
+                "max_tokens": plan["max_tokens"],
+                "temperature": plan["temperature"],
+                "logprobs": plan["logprobs"],
+            },
+            plan,
+        )
 
     if plan["share_prompt"]:
         return [task(ids, seeds, chains)]

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reasoning_graph.state import Action, Candidate, Plan, SearchPlan, ThinkTask
-from reasoning_graph.strategies.base import PlanInputs, base_plan, select_action
+from reasoning_graph.strategies.base import PlanInputs, base_plan, select_action, with_confidence
 
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
@@ -142,25 +142,24 @@ def step_tasks(
             else [([i], [s], [c]) for i, s, c in zip(ids, seeds, chains, strict=True)]
         )
         for group_ids, group_seeds, group_chains in groups:
-            tasks.append(
-                {
-                    "question": question,
-                    "ids": group_ids,
-                    "seeds": group_seeds,
-                    "chains": group_chains,
-                    "max_tokens": plan["max_tokens"],
-                    "temperature": plan["temperature"],
-                    "logprobs": plan["logprobs"],
-                    "partial": partial,
-                    "parent_id": parent_id,
-                    "round": round_,
-                    "step_separator": search["step_separator"],
-                    "final_step": round_ + 1 >= search["max_steps"],
-                    "rollout_steps": rollout,
-                    "reserve_tokens": tokens,
-                    "reserve_calls": calls,
-                }
-            )
+            task: ThinkTask = {
+                "question": question,
+                "ids": group_ids,
+                "seeds": group_seeds,
+                "chains": group_chains,
+                "max_tokens": plan["max_tokens"],
+                "temperature": plan["temperature"],
+                "logprobs": plan["logprobs"],
+                "partial": partial,
+                "parent_id": parent_id,
+                "round": round_,
+                "step_separator": search["step_separator"],
+                "final_step": round_ + 1 >= search["max_steps"],
+                "rollout_steps": rollout,
+                "reserve_tokens": tokens,
+                "reserve_calls": calls,
+            }
+            tasks.append(with_confidence(task, plan))
     return tasks
 
 
