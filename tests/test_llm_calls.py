@@ -10,6 +10,7 @@ with a judge, with verifiers whose scores cost other than one call, and through 
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,12 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from rich.console import Console
 
 from reasoning_graph import asolve
 from reasoning_graph.cli import main
+from reasoning_graph.cli.view import LiveView
+from reasoning_graph.events import BudgetEvent, describe_event
 from reasoning_graph.prompts import SOLVE_SYSTEM_PROMPT
 from reasoning_graph.providers.cache import CachingGenerator
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
@@ -237,3 +241,26 @@ def test_cli_max_calls_4_makes_4_candidates_and_reports_4_calls(
     result = json.loads(capsys.readouterr().out)
     assert len(result["candidates"]) == 4
     assert result["usage"]["llm_calls"] == 4 and result["usage"]["requests"] == 1
+
+
+def test_the_live_views_budget_line_and_spinner_show_calls_made() -> None:
+    event: BudgetEvent = {
+        "type": "budget",
+        "spent_tokens": 40,
+        "llm_calls": 8,
+        "requests": 1,
+        "spent_calls": 9,  # one failed generation: counted by max_calls, not made
+        "budget_tokens": None,
+        "max_calls": 12,
+        "launched": 9,
+        "next": "select",
+        "generations": 0,
+    }
+    assert describe_event(event) == (
+        "budget: 40 completion tokens, 8 calls in 1 requests (9/12 counted by max_calls); "
+        "next: select"
+    )
+    assert "(9/12" not in describe_event({**event, "max_calls": None})  # no cap: not shown
+    view = LiveView(Console(file=io.StringIO()))
+    view(event)
+    assert str(view._status.status) == "thinking: 0 candidate(s), 40 completion tokens, 8 calls"
