@@ -112,9 +112,10 @@ class ReasoningConfig(BaseModel):
     policy: str | None = None
     """Policy file for `compute_optimal`; `None` means the one shipped with the package."""
     max_calls: int | None = Field(default=None, ge=1)
-    """Hard cap on model calls: every generation counts one (even when the server returns
-    several samples from one request) and every verifier score one more (unless the verifier
-    calls no model), so the reported `llm_calls` never exceeds it; `None` means no cap."""
+    """Hard cap on model calls (`llm_calls`): every generation counts one (even when the
+    server returns several samples from one request) and every verifier score its model calls
+    (one for a judge or a reward model, none for a programmatic check), so the reported
+    `llm_calls` never exceeds it; `None` means no cap."""
     deadline_s: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
     """Wall-clock seconds a run may take; then the best answer so far is returned, and a
     run with no candidate yet raises `DeadlineExceededError`. The controller checks it

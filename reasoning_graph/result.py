@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from reasoning_graph.confidence import Confidence
 from reasoning_graph.confidence_vote import confidence_note
 from reasoning_graph.state import candidate_order
-from reasoning_graph.usage import TokenUsage, total_usage
+from reasoning_graph.usage import TokenUsage, add_usage, total_usage, zero_usage
 
 __all__ = [
     "CandidateResult",
@@ -63,13 +63,19 @@ class DifficultyResult(BaseModel):
 
 
 class UsageResult(BaseModel):
-    """Exact token usage as the servers reported it, in total and per node."""
+    """Exact token usage as the servers reported it, calls and requests, in total and per node.
+
+    `llm_calls` counts generations and reward-model passes (8 samples from one request with
+    `n=8` are 8 calls); it is what `max_calls` caps. `requests` counts the requests sent for
+    them (that one request; 0 for samples served from a cache). `by_node` sums to the totals.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int
     completion_tokens: int
     llm_calls: int
+    requests: int
     by_node: dict[str, TokenUsage]
 
 
@@ -143,7 +149,11 @@ class Result(BaseModel):
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Result:
         """Build a result from the graph's output state."""
-        by_node: dict[str, TokenUsage] = dict(state.get("usage") or {})
+        # Through add_usage, so a state saved before `requests` existed reads as 0 of them.
+        by_node = {
+            node: add_usage(zero_usage(), spent)
+            for node, spent in (state.get("usage") or {}).items()
+        }
         candidates = sorted((state.get("candidates") or {}).values(), key=candidate_order)
         note = confidence_note(state["plan"], candidates)
         return cls(

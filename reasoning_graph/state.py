@@ -87,8 +87,9 @@ class SearchPlan(TypedDict):
     step_verify: bool
     """The verifier scores each step (`score_steps`), else the whole text (`score`)."""
     verifier_reserve: int
-    verifier_calls: bool
-    """The verifier calls a model: each of its scores (each step score) costs a call."""
+    verifier_calls: int
+    """Model calls each verifier score (each step score) costs: 0 when the verifier calls no
+    model (plans saved before this was a count hold `True` for 1)."""
 
 
 class ConfidencePlan(ConfidenceSettings):
@@ -126,9 +127,9 @@ class Plan(TypedDict):
     budget_tokens: int | None
     reserve_per_generation: int
     max_calls: int | None
-    """Model calls the run may start: one per generation, one per verifier score."""
+    """Model calls the run may start: one per generation, plus each verifier score's calls."""
     calls_per_generation: int
-    """Calls one generation reserves: itself, plus its score when the verifier calls a model."""
+    """Calls one generation reserves: itself, plus its score's calls (`calls_per_score`)."""
     early_stop: Literal["none", "settled", "confidence", "consensus"]
     stop_confidence: float
     wave_size: int

@@ -133,7 +133,8 @@ class FakeGenerator:
             usage={
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-                "llm_calls": 1,
+                "llm_calls": n,
+                "requests": 1,
             },
         )
 
@@ -160,6 +161,11 @@ class FakeVerifier:
         """Tokens reserved per score."""
         return self._reserve
 
+    @property
+    def reserve_calls(self) -> int:
+        """1 when it reserves tokens (it stands for a model), else 0."""
+        return 1 if self._reserve else 0
+
     async def score(self, question: str, solution: str) -> Verdict:
         """Score `solution` by the first key it contains."""
         self.calls += 1
@@ -168,5 +174,6 @@ class FakeVerifier:
             "prompt_tokens": 0,
             "completion_tokens": self._reserve,
             "llm_calls": 1 if self._reserve else 0,
+            "requests": 1 if self._reserve else 0,
         }
         return Verdict(score=score, usage=usage)

@@ -64,7 +64,8 @@ class TransformersProvider:
 
     Usage is exact: the prompt counted once, and per sample the generated tokens up to
     its end (EOS included, the padding that follows a finished sample excluded);
-    `llm_calls` is 1. A sample that ends by a `stop` string has the string cut from its
+    `llm_calls` is `n` (one per completion returned, greedy copies included) and `requests`
+    is 1. A sample that ends by a `stop` string has the string cut from its
     text (as vLLM and OpenAI do). `finish_reason` is `"length"` when a sample used all
     `max_tokens`, else `"stop"`.
 
@@ -197,7 +198,8 @@ class TransformersProvider:
         usage: TokenUsage = {
             "prompt_tokens": raw.prompt_tokens,
             "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-            "llm_calls": 1,
+            "llm_calls": n,
+            "requests": 1,
         }
         return Generation(completions=completions * (n // samples), usage=usage)
 

@@ -42,7 +42,9 @@ class PlanInputs:
     """What a planner knows besides the config: the verifier and, for a policy, the policy."""
 
     verifier_reserve: int
-    """Completion tokens one verifier score reserves (0 when the verifier calls no model)."""
+    """Completion tokens one verifier score reserves (0 when the verifier generates none)."""
+    verifier_calls: int
+    """Model calls one verifier score (one step score) costs; 0 when it calls no model."""
     has_verifier: bool
     step_verify: bool
     """The verifier scores each step (`StepVerifier`)."""
@@ -114,8 +116,11 @@ def base_plan(
     verifier_reserve: int,
     *,
     verify: bool,
+    verifier_calls: int,
 ) -> Plan:
-    """The plan keys every strategy has; `base` is the strategy being run."""
+    """The plan keys every strategy has; `base` is the strategy being run. Each generation
+    reserves its tokens and one call, plus, when `verify`, one verifier score's tokens and
+    `verifier_calls` calls."""
     early_stop = config.early_stop if selection == "majority" else "none"
     return {
         "strategy": config.strategy,
@@ -134,8 +139,7 @@ def base_plan(
         "budget_tokens": config.budget_tokens,
         "reserve_per_generation": config.max_tokens + (verifier_reserve if verify else 0),
         "max_calls": config.max_calls,
-        # A verifier that reserves no tokens calls no model (a programmatic check).
-        "calls_per_generation": 1 + (1 if verify and verifier_reserve > 0 else 0),
+        "calls_per_generation": 1 + (verifier_calls if verify else 0),
         "early_stop": early_stop,
         "stop_confidence": config.stop_confidence,
         "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,

@@ -34,6 +34,7 @@ def plan_samples(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
         0,
         inputs.verifier_reserve,
         verify=inputs.selection in ("best_score", "weighted"),
+        verifier_calls=inputs.verifier_calls,
     )
 
 
