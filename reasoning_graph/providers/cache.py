@@ -29,6 +29,9 @@ mode, so several processes can read while one writes; writes run in a worker thr
 event loop does not wait on the disk, and one connection guarded by a lock serves any thread
 and any event loop in turn. Identical samples requested concurrently in one event loop are
 generated once. When two processes record the same sample at once, the first write is kept.
+
+(Over 350 lines: the lookup, the in-loop de-duplication of concurrent identical requests and
+the store share one lock and one connection; split apart, they would pass both around.)
 """
 
 from __future__ import annotations
