@@ -48,6 +48,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reasoning_graph.errors import ConfigurationError, ProviderError, ProviderResponseError
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Generator
+from reasoning_graph.providers.progress import completions_offset
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 __all__ = ["CacheMissError", "CacheMode", "CachingGenerator"]
@@ -303,7 +304,7 @@ class CachingGenerator:
                 done = asyncio.Event()  # registered before any await, so no sibling repeats it
                 for s in run:
                     self._inflight[(request, s)] = (loop, done)
-                fills.append(self._fill(inner, call, request, run, done))
+                fills.append(self._fill(inner, call, request, run, done, offset=run[0] - seed))
             outcomes = await asyncio.gather(
                 *fills, *(event.wait() for event in set(waits)), return_exceptions=True
             )
@@ -337,11 +338,20 @@ class CachingGenerator:
         }
 
     async def _fill(
-        self, inner: Generator, call: _Call, request: str, seeds: list[int], done: asyncio.Event
+        self,
+        inner: Generator,
+        call: _Call,
+        request: str,
+        seeds: list[int],
+        done: asyncio.Event,
+        *,
+        offset: int,
     ) -> dict[int, _Entry]:
-        """Generate one run of consecutive seeds in one inner call and record it."""
+        """Generate one run of consecutive seeds in one inner call and record it; the inner
+        call's completions are reported at `offset` onwards (`providers.progress`)."""
         try:
-            generation = await call.send(inner, len(seeds), seeds[0])
+            with completions_offset(offset):
+                generation = await call.send(inner, len(seeds), seeds[0])
             if len(generation.completions) != len(seeds):
                 raise ProviderResponseError(
                     f"{self._model_name!r} returned {len(generation.completions)} completions "
