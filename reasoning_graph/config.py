@@ -59,7 +59,7 @@ class ReasoningConfig(BaseModel):
         ```
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     strategy: Strategy = DEFAULT_STRATEGY
     n: int = Field(default=4, ge=1, le=1024)

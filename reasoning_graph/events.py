@@ -6,7 +6,7 @@ Every node writes small typed dicts through LangGraph's stream writer; each has 
 |---|---|---|
 | `plan` | budget | the plan is fixed; again when `compute_optimal` swaps in the policy's plan |
 | `difficulty` | budget | the first wave is back and the difficulty is estimated |
-| `candidate` | think, revise | a candidate finished (`score` is `None` until verified) |
+| `candidate` | think, revise | a generation finished, before its siblings (`score`: `None`) |
 | `scored` | verify | the verifier scored a candidate |
 | `failure` | think, revise, verify | a branch failed after its retries; the run goes on |
 | `pruned` | budget | step search dropped active beams of a step and grows the `kept` ones |
@@ -52,6 +52,7 @@ __all__ = [
     "describe_event",
     "emit",
     "record",
+    "trace",
 ]
 
 
@@ -217,6 +218,11 @@ def record(node: str, event: ReasoningEvent, *, kind: str | None = None, **extra
         ```
     """
     emit(event)
+    return trace(node, event, kind=kind, **extra)
+
+
+def trace(node: str, event: ReasoningEvent, *, kind: str | None = None, **extra: Any) -> Event:
+    """The trace entry `record` returns, without streaming `event` (already streamed)."""
     data: dict[str, Any] = {key: value for key, value in event.items() if key != "type"}
     data.update(extra)
     return {"node": node, "kind": kind or event["type"], "data": data}

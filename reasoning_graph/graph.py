@@ -11,20 +11,15 @@ from __future__ import annotations
 from langgraph.graph import END, START, StateGraph
 
 from reasoning_graph.config import ReasoningConfig
-from reasoning_graph.nodes.budget import make_budget_node, route_after_budget
-from reasoning_graph.nodes.revise import make_revise_node
-from reasoning_graph.nodes.select import make_select_node
-from reasoning_graph.nodes.think import make_think_node
-from reasoning_graph.nodes.verify import make_verify_node
+from reasoning_graph.nodes.budget import route_after_budget
+from reasoning_graph.nodes.per_run import PerRunNodes
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.state import InputState, OutputState, ReasoningState
-from reasoning_graph.strategies import strategy_spec
-from reasoning_graph.verifiers.base import StepVerifier, Verifier, calls_per_score
-from reasoning_graph.verifiers.llm_judge import LLMJudge
+from reasoning_graph.verifiers.base import Verifier
 
 __all__ = ["create_reasoning_graph"]
 
-ReasoningGraph = StateGraph[ReasoningState, None, InputState, OutputState]
+ReasoningGraph = StateGraph[ReasoningState, ReasoningConfig, InputState, OutputState]
 
 
 def create_reasoning_graph(
@@ -44,7 +39,9 @@ def create_reasoning_graph(
             registry row says `needs_verifier`), and to no verifier otherwise.
         config: What to spend and how; defaults to `ReasoningConfig()` (self-consistency
             with 4 samples, no token cap). With `review=True`, `select` pauses with
-            `interrupt()` for a person's decision: compile with a checkpointer.
+            `interrupt()` for a person's decision: compile with a checkpointer. A run can
+            override any field with LangGraph's `context` (`context={"n": 8}`; the graph's
+            `context_schema` is `ReasoningConfig`, see `reasoning_graph.nodes.per_run`).
 
     Returns:
         A `StateGraph` whose input is `{"question": str}` and whose output holds the answer,
@@ -63,26 +60,21 @@ def create_reasoning_graph(
         ).compile()
         state = await graph.ainvoke({"question": "What is 17 + 25?"})
         state["answer"]  # "42"
+        state = await graph.ainvoke({"question": "What is 17 + 25?"}, context={"n": 2})
         ```
     """
-    config = config or ReasoningConfig()
-    if verifier is None and strategy_spec(config.strategy).needs_verifier:
-        verifier = LLMJudge(generator)
-    builder = StateGraph(ReasoningState, input_schema=InputState, output_schema=OutputState)
-    builder.add_node(
-        "budget",
-        make_budget_node(
-            config,
-            verifier_reserve=verifier.reserve_tokens if verifier else 0,
-            has_verifier=verifier is not None,
-            step_verify=isinstance(verifier, StepVerifier),
-            verifier_calls=calls_per_score(verifier) if verifier else 0,
-        ),
+    nodes = PerRunNodes(generator, verifier=verifier, config=config or ReasoningConfig())
+    builder = StateGraph(
+        ReasoningState,
+        context_schema=ReasoningConfig,
+        input_schema=InputState,
+        output_schema=OutputState,
     )
-    builder.add_node("think", make_think_node(generator, system_prompt=config.system_prompt))
-    builder.add_node("verify", make_verify_node(verifier))
-    builder.add_node("revise", make_revise_node(generator, system_prompt=config.system_prompt))
-    builder.add_node("select", make_select_node(review=config.review))
+    builder.add_node("budget", nodes.budget)
+    builder.add_node("think", nodes.think)
+    builder.add_node("verify", nodes.verify)
+    builder.add_node("revise", nodes.revise)
+    builder.add_node("select", nodes.select)
     builder.add_edge(START, "budget")
     builder.add_conditional_edges("budget", route_after_budget, ["think", "revise", "select"])
     builder.add_edge("think", "verify")

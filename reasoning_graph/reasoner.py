@@ -53,7 +53,7 @@ ProgressCallback = Callable[[Mapping[str, Any]], None]
 """Called with the graph's state after every step."""
 EventCallback = Callable[[ReasoningEvent], None]
 """Called with each live event as it happens (see `reasoning_graph.events`)."""
-CompiledGraph = CompiledStateGraph[ReasoningState, None, InputState, OutputState]
+CompiledGraph = CompiledStateGraph[ReasoningState, ReasoningConfig, InputState, OutputState]
 _log = logging.getLogger(__name__)
 
 

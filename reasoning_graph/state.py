@@ -277,6 +277,9 @@ class ReasoningState(TypedDict, total=False):
     round: int
     deadline_at: float | None
     """Unix time after which the controller starts nothing new (from `deadline_s`)."""
+    run_config: dict[str, Any]
+    """The `ReasoningConfig` fields the first run's context set (`{}`: none), stored by the
+    first controller visit so the thread keeps them (`reasoning_graph.nodes.per_run`)."""
     search_calls: int
     """Step search: model calls reserved so far (generations, rollouts and step scores)."""
     candidates: Annotated[dict[str, Candidate], merge_candidates]

@@ -10,7 +10,10 @@ value is a `ReviewRequest`, and the run goes on when resumed with one of:
   first one whose answer is equivalent, or none).
 
 The decision is recorded as a `review` event in the state's `events` and on the custom
-stream. A resume value of another shape raises `ConfigurationError`.
+stream. A resume value of another shape (or naming an unknown candidate) does not fail the
+run: `select` interrupts again with the same request, its `error` saying what was wrong, and
+waits for the next resume. (LangGraph replays every resume value a node has received each
+time the node runs again, so raising would fail every later resume of the thread too.)
 """
 
 from __future__ import annotations
@@ -161,6 +164,8 @@ class ReviewRequest(TypedDict):
     candidates: list[ReviewCandidate]
     resume: str
     """How to answer: the three accepted `Command(resume=...)` values."""
+    error: str | None
+    """Why the previous resume value was refused; `None` on the first request."""
 
 
 _RESUME_HELP = (
@@ -169,7 +174,11 @@ _RESUME_HELP = (
 
 
 def _review_request(
-    question: str, candidates: Sequence[Candidate], selected: Selected, selection: Selection
+    question: str,
+    candidates: Sequence[Candidate],
+    selected: Selected,
+    selection: Selection,
+    error: str | None,
 ) -> ReviewRequest:
     return {
         "type": "review",
@@ -189,6 +198,7 @@ def _review_request(
             for c in sorted(candidates, key=candidate_order)
         ],
         "resume": _RESUME_HELP,
+        "error": error,
     }
 
 
@@ -236,6 +246,21 @@ def apply_review(
     raise ConfigurationError(f"cannot apply review decision {decision!r}; {_RESUME_HELP}")
 
 
+def _review(
+    question: str, candidates: Sequence[Candidate], selected: Selected, selection: Selection
+) -> ReviewEvent:
+    """Interrupt for a decision until a resume value applies; each refused value is answered
+    with a new interrupt whose `error` explains it (the n-th `interrupt()` call of a node
+    gets the n-th resume value, so every value is checked once, in order, on each replay)."""
+    error: str | None = None
+    while True:
+        decision = interrupt(_review_request(question, candidates, selected, selection, error))
+        try:
+            return apply_review(decision, candidates, selected)
+        except ConfigurationError as refused:
+            error = str(refused)
+
+
 def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
     """Build the `select` node; with `review`, it interrupts for a person's decision."""
 
@@ -259,10 +284,7 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
         if review:
             # On resume the node runs again from the top: everything above is pure, and
             # nothing is streamed before this point, so nothing is emitted twice.
-            decision = interrupt(
-                _review_request(state["question"], candidates, selected, selection)
-            )
-            outcome = apply_review(decision, candidates, selected)
+            outcome = _review(state["question"], candidates, selected, selection)
             answer, candidate_id = outcome["answer"], outcome["candidate_id"]
             events.append(record("select", outcome))
         event: SelectedEvent = {

@@ -4,6 +4,7 @@ or, in step search, the next step of a beam (and, for `lookahead`, its greedy ro
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, Literal
 
 from reasoning_graph.answers import extract_answer, states_final_answer
@@ -14,14 +15,16 @@ from reasoning_graph.confidence import (
     measure_confidence,
 )
 from reasoning_graph.errors import ProviderError, ProviderResponseError
-from reasoning_graph.events import CandidateEvent, FailureEvent, record
+from reasoning_graph.events import CandidateEvent, FailureEvent, emit, record, trace
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.prompts import continue_messages, solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
+from reasoning_graph.providers.progress import each_completion
 from reasoning_graph.state import Candidate, Event, Failure, ThinkTask
 from reasoning_graph.usage import add_usage
 
 __all__ = [
+    "candidate_event",
     "candidate_record",
     "check_count",
     "failure_update",
@@ -63,10 +66,9 @@ def new_candidate(
     }
 
 
-def candidate_record(candidate: Candidate, **extra: Any) -> Event:
-    """Stream a `candidate` event for a finished candidate; return its trace entry (the
-    event's fields and `extra`)."""
-    event: CandidateEvent = {
+def candidate_event(candidate: Candidate) -> CandidateEvent:
+    """The live `candidate` event of a finished candidate."""
+    return {
         "type": "candidate",
         "id": candidate["id"],
         "answer": candidate["answer"],
@@ -76,7 +78,31 @@ def candidate_record(candidate: Candidate, **extra: Any) -> Event:
         "round": candidate["round"],
         "confidence": candidate.get("confidence"),
     }
+
+
+def candidate_record(candidate: Candidate, *, streamed: bool = False, **extra: Any) -> Event:
+    """Stream a `candidate` event for a finished candidate (unless it was `streamed` as its
+    generation ended); return its trace entry (the event's fields and `extra`)."""
+    event = candidate_event(candidate)
+    if streamed:
+        return trace(candidate["node"], event, **extra)
     return record(candidate["node"], event, **extra)
+
+
+class _LiveCandidates:
+    """Streams each candidate of one `generate` call as its completion is reported
+    (`providers.progress`), once; `made(index, completion)` builds the candidate."""
+
+    def __init__(self, ids: list[str], made: Callable[[int, Completion], Candidate]) -> None:
+        self._ids = ids
+        self._made = made
+        self.streamed: set[str] = set()
+
+    def __call__(self, index: int, completion: Completion) -> None:
+        if not 0 <= index < len(self._ids) or self._ids[index] in self.streamed:
+            return
+        emit(candidate_event(self._made(index, completion)))
+        self.streamed.add(self._ids[index])
 
 
 def failure_update(node: str, ids: list[str], error: ProviderError) -> dict[str, Any]:
@@ -160,39 +186,23 @@ def make_think_node(
             if partial
             else solve_messages(question, system_prompt=system_prompt)
         )
-        try:
-            generation = await generator.generate(
-                messages,
-                n=len(state["ids"]),
-                max_tokens=state["max_tokens"],
-                temperature=state["temperature"],
-                stop=[separator],
-                seed=state["seeds"][0],
-                logprobs=state["logprobs"],
-                top_logprobs=top_logprobs(state),
-            )
-            check_count(generation, len(state["ids"]))
-        except ProviderError as error:
-            return failure_update("think", state["ids"], error)
         round_ = state.get("round", 0)
-        candidates: dict[str, Candidate] = {}
-        for candidate_id, seed, chain, completion in zip(
-            state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
-        ):
+
+        def made(index: int, completion: Completion) -> Candidate:
             step = first_step(completion.text, separator)
             text = _join(partial, step, separator)
             complete = not step or states_final_answer(step) or state.get("final_step", False)
             candidate = new_candidate(
                 completion,
-                candidate_id=candidate_id,
+                candidate_id=state["ids"][index],
                 node="think",
-                seed=seed,
-                chain=chain,
+                seed=state["seeds"][index],
+                chain=state["chains"][index],
                 round_=round_,
                 parent_id=state.get("parent_id"),
                 confidence=state.get("confidence"),
             )
-            candidates[candidate_id] = {
+            return {
                 **candidate,
                 "text": text,
                 "answer": extract_answer(text),
@@ -200,6 +210,27 @@ def make_think_node(
                 "step_scores": None,
                 "rollout": None,
             }
+
+        live = _LiveCandidates(state["ids"], made)
+        try:
+            with each_completion(live):
+                generation = await generator.generate(
+                    messages,
+                    n=len(state["ids"]),
+                    max_tokens=state["max_tokens"],
+                    temperature=state["temperature"],
+                    stop=[separator],
+                    seed=state["seeds"][0],
+                    logprobs=state["logprobs"],
+                    top_logprobs=top_logprobs(state),
+                )
+            check_count(generation, len(state["ids"]))
+        except ProviderError as error:
+            return failure_update("think", state["ids"], error)
+        candidates: dict[str, Candidate] = {
+            state["ids"][index]: made(index, completion)
+            for index, completion in enumerate(generation.completions)
+        }
         rollout_steps = state.get("rollout_steps", 0)
         usage = generation.usage
         if rollout_steps > 0:
@@ -222,7 +253,12 @@ def make_think_node(
                 for extra in generations:
                     usage = add_usage(usage, extra.usage)
         events = [
-            candidate_record(c, parent_id=c["parent_id"], complete=c.get("complete", False))
+            candidate_record(
+                c,
+                streamed=c["id"] in live.streamed,
+                parent_id=c["parent_id"],
+                complete=c.get("complete", False),
+            )
             for c in candidates.values()
         ]
         return {"candidates": candidates, "usage": {"think": usage}, "events": events}
@@ -230,36 +266,42 @@ def make_think_node(
     async def think(state: ThinkTask) -> dict[str, Any]:
         if "partial" in state:
             return await think_step(state)
-        try:
-            generation = await generator.generate(
-                solve_messages(state["question"], system_prompt=system_prompt),
-                n=len(state["ids"]),
-                max_tokens=state["max_tokens"],
-                temperature=state["temperature"],
-                seed=state["seeds"][0],
-                logprobs=state["logprobs"],
-                top_logprobs=top_logprobs(state),
+
+        def made(index: int, completion: Completion) -> Candidate:
+            return new_candidate(
+                completion,
+                candidate_id=state["ids"][index],
+                node="think",
+                seed=state["seeds"][index],
+                chain=state["chains"][index],
+                confidence=state.get("confidence"),
             )
+
+        live = _LiveCandidates(state["ids"], made)
+        try:
+            with each_completion(live):
+                generation = await generator.generate(
+                    solve_messages(state["question"], system_prompt=system_prompt),
+                    n=len(state["ids"]),
+                    max_tokens=state["max_tokens"],
+                    temperature=state["temperature"],
+                    seed=state["seeds"][0],
+                    logprobs=state["logprobs"],
+                    top_logprobs=top_logprobs(state),
+                )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:
             return failure_update("think", state["ids"], error)
         candidates = {
-            candidate_id: new_candidate(
-                completion,
-                candidate_id=candidate_id,
-                node="think",
-                seed=seed,
-                chain=chain,
-                confidence=state.get("confidence"),
-            )
-            for candidate_id, seed, chain, completion in zip(
-                state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
-            )
+            state["ids"][index]: made(index, completion)
+            for index, completion in enumerate(generation.completions)
         }
         return {
             "candidates": candidates,
             "usage": {"think": generation.usage},
-            "events": [candidate_record(c) for c in candidates.values()],
+            "events": [
+                candidate_record(c, streamed=c["id"] in live.streamed) for c in candidates.values()
+            ],
         }
 
     return think

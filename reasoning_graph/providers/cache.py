@@ -53,6 +53,7 @@ from typing_extensions import TypedDict
 
 from reasoning_graph.errors import ConfigurationError, ProviderError, ProviderResponseError
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Generator
+from reasoning_graph.providers.progress import completions_offset
 from reasoning_graph.usage import TokenUsage
 
 __all__ = ["CacheMissError", "CacheMode", "CachingGenerator"]
@@ -316,7 +317,7 @@ class CachingGenerator:
                 done = asyncio.Event()  # registered before any await, so no sibling repeats it
                 for s in run:
                     self._inflight[(request, s)] = (loop, done)
-                fills.append(self._fill(inner, call, request, run, done))
+                fills.append(self._fill(inner, call, request, run, done, offset=run[0] - seed))
             outcomes = await asyncio.gather(
                 *fills, *(event.wait() for event in set(waits)), return_exceptions=True
             )
@@ -355,12 +356,21 @@ class CachingGenerator:
         }
 
     async def _fill(
-        self, inner: Generator, call: _Call, request: str, seeds: list[int], done: asyncio.Event
+        self,
+        inner: Generator,
+        call: _Call,
+        request: str,
+        seeds: list[int],
+        done: asyncio.Event,
+        *,
+        offset: int,
     ) -> tuple[dict[int, _Entry], int]:
-        """Generate one run of consecutive seeds in one inner call and record it; return
-        the entries and the requests the inner call made."""
+        """Generate one run of consecutive seeds in one inner call and record it; return the
+        entries and the requests the inner call made. The inner call's completions are reported
+        at `offset` onwards (`providers.progress`)."""
         try:
-            generation = await call.send(inner, len(seeds), seeds[0])
+            with completions_offset(offset):
+                generation = await call.send(inner, len(seeds), seeds[0])
             if len(generation.completions) != len(seeds):
                 raise ProviderResponseError(
                     f"{self._model_name!r} returned {len(generation.completions)} completions "

@@ -31,6 +31,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
+from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.providers.redaction import Redactor, hide_in_transport_logs
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
@@ -198,12 +199,15 @@ class LangChainProvider:
         options: dict[str, Any] = {"max_tokens": max_tokens, "temperature": temperature}
         if stop:
             options["stop"] = list(stop)
-        tasks = [
-            asyncio.create_task(
-                self._sample(prompt, options, None if seed is None else seed + i, max_tokens)
+
+        async def one(index: int) -> tuple[Completion, TokenUsage]:
+            sampled = await self._sample(
+                prompt, options, None if seed is None else seed + index, max_tokens
             )
-            for i in range(n)
-        ]
+            completion_ready(index, sampled[0])
+            return sampled
+
+        tasks = [asyncio.create_task(one(i)) for i in range(n)]
         try:
             results = await asyncio.gather(*tasks)
         except BaseException:

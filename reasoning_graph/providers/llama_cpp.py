@@ -25,6 +25,7 @@ from reasoning_graph.errors import (
     ProviderResponseError,
 )
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
+from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
@@ -198,16 +199,14 @@ class LlamaCppProvider:
             "stop": list(stop or []),
         }
         top = top_logprobs if logprobs else None
-        seeds = [(base + i) % _SEED_MODULUS for i in range(n)]
-        return await asyncio.to_thread(self._generate_sync, request, seeds, top)
-
-    def _generate_sync(
-        self, request: dict[str, Any], seeds: list[int], top: int | None
-    ) -> Generation:
         completions: list[Completion] = []
         usage = zero_usage()
-        for seed in seeds:
-            completion, spent = self._complete(request, seed, top)
+        for index in range(n):
+            # One thread call per completion, so each is reported as it ends
+            # (`providers.progress`) and a cancelled run stops after the one in progress.
+            seed = (base + index) % _SEED_MODULUS
+            completion, spent = await asyncio.to_thread(self._complete, request, seed, top)
+            completion_ready(index, completion)
             completions.append(completion)
             usage = add_usage(usage, spent)
         return Generation(completions=completions, usage=usage)

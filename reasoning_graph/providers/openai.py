@@ -21,6 +21,7 @@ from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.providers.base import ChatMessage, Generation, check_sampling
 from reasoning_graph.providers.http import ErrorHints, HttpLayer, HttpLimits
 from reasoning_graph.providers.openai_response import read_chat_completion
+from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.providers.retry import RetryCounter
 from reasoning_graph.usage import add_usage, zero_usage
 
@@ -233,6 +234,8 @@ class OpenAIProvider:
         if n == 1 or not self._use_n or self._server_ignores_n:
             return await self._fan_out(request, n, seed, 0)
         first = await self._send(request, n, seed)
+        for index, completion in enumerate(first.completions[:n]):
+            completion_ready(index, completion)
         missing = n - len(first.completions)
         if missing <= 0:
             return first
@@ -253,11 +256,16 @@ class OpenAIProvider:
     async def _fan_out(
         self, request: _Request, count: int, seed: int | None, offset: int
     ) -> Generation:
-        """Send `count` one-sample requests at once, seeded `seed + offset` onwards."""
-        tasks = [
-            asyncio.create_task(self._send(request, 1, None if seed is None else seed + offset + i))
-            for i in range(count)
-        ]
+        """Send `count` one-sample requests at once, seeded `seed + offset` onwards; report
+        each completion as its request ends (`providers.progress`)."""
+
+        async def one(index: int) -> Generation:
+            part = await self._send(request, 1, None if seed is None else seed + index)
+            for completion in part.completions:
+                completion_ready(index, completion)
+            return part
+
+        tasks = [asyncio.create_task(one(offset + i)) for i in range(count)]
         try:
             parts = await asyncio.gather(*tasks)
         except BaseException:

@@ -58,7 +58,15 @@ from reasoning_graph.testing.faults import (
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["DEFAULT_REPLY", "FAULT_KINDS", "FaultKind", "Faults", "OpenAIStubServer", "Reply"]
+__all__ = [
+    "DEFAULT_REPLY",
+    "FAULT_KINDS",
+    "FaultKind",
+    "Faults",
+    "Latency",
+    "OpenAIStubServer",
+    "Reply",
+]
 
 Reply = str | Callable[[Mapping[str, Any], int], str]
 """A fixed reply text, or `(request_json, choice_index) -> text` for scripted replies.
@@ -67,6 +75,9 @@ Reply = str | Callable[[Mapping[str, Any], int], str]
 back to one-sample requests numbers its samples with the request's `seed` instead, so
 `request_json.get("seed", 0) + choice_index` names a sample in both cases.
 """
+
+Latency = float | Callable[[Mapping[str, Any]], float]
+"""Seconds a chat request waits: fixed, or a function of the request's JSON body."""
 
 DEFAULT_REPLY = "17 + 25 = 42. The answer is 42."
 
@@ -97,7 +108,7 @@ class OpenAIStubServer:
         self,
         reply: Reply = DEFAULT_REPLY,
         *,
-        latency_s: float = 0.0,
+        latency_s: Latency = 0.0,
         honour_n: bool = True,
         model: str = "stub-model",
         port: int = 0,
@@ -110,7 +121,9 @@ class OpenAIStubServer:
             reply: Text of every choice, or a callable `(request_json, choice_index) -> text`.
                 Defaults to `DEFAULT_REPLY` ("... The answer is 42.").
             latency_s: Seconds each chat request waits before it is answered (0 answers at
-                once). `GET /v1/models` never waits.
+                once), or a function of the request's JSON body that returns them (say, by
+                its `seed`, so concurrent requests end at different times). `GET /v1/models`
+                never waits.
             honour_n: Return `n` choices as OpenAI and vLLM do. `False` returns one choice
                 whatever `n` is, as Ollama and llama.cpp servers do.
             model: The model listed by `GET /v1/models`; completions echo the request's
@@ -122,9 +135,9 @@ class OpenAIStubServer:
                 another key (or none) gets HTTP 401 echoing it. Defaults to accepting any.
 
         Raises:
-            ValueError: `latency_s` is negative or `port` is out of range.
+            ValueError: `latency_s` is a negative number or `port` is out of range.
         """
-        if latency_s < 0:
+        if not callable(latency_s) and latency_s < 0:
             raise ValueError(f"latency_s={latency_s!r} must be >= 0 seconds.")
         if not 0 <= port <= 65535:
             raise ValueError(f"port={port!r} must be between 0 (any free port) and 65535.")
@@ -311,8 +324,9 @@ class OpenAIStubServer:
             problem = _check_request(body)
             if problem is not None:
                 return openai_error(400, problem)
-            if self._latency_s > 0:
-                await asyncio.sleep(self._latency_s)
+            latency = self._latency_s(body) if callable(self._latency_s) else self._latency_s
+            if latency > 0:
+                await asyncio.sleep(latency)
             if fault is not None:
                 kind, rng = fault
                 with self._lock:

@@ -22,6 +22,7 @@ from reasoning_graph.errors import (
 )
 from reasoning_graph.providers.base import ChatMessage, Generator
 from reasoning_graph.providers.langchain_chat import SAMPLE_TAG, LangChainProvider
+from reasoning_graph.providers.progress import each_completion
 
 QUESTION: list[ChatMessage] = [
     {"role": "system", "content": "Be careful."},
@@ -232,3 +233,25 @@ async def test_usage_summed_once_per_call_end_to_end() -> None:
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (28, 12)
     assert result.usage.llm_calls == 4
     assert sorted(call["seed"] for call in model.calls) == [0, 1, 2, 3]
+
+
+class SlowerForLowerSeeds(RecordingChatModel):
+    """Seed 13 answers first, seed 10 last."""
+
+    async def _agenerate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.05 * (13 - kwargs["seed"]))
+        return await super()._agenerate(messages, *args, **kwargs)
+
+
+async def test_each_completion_is_reported_as_its_call_ends() -> None:
+    reported: list[tuple[int, str]] = []
+    provider = LangChainProvider(SlowerForLowerSeeds())
+    with each_completion(lambda index, completion: reported.append((index, completion.text))):
+        generation = await provider.generate(QUESTION, n=4, max_tokens=64, seed=10)
+    assert reported == [
+        (3, "The answer is 13."),
+        (2, "The answer is 12."),
+        (1, "The answer is 11."),
+        (0, "The answer is 10."),
+    ]
+    assert [c.text for c in generation.completions] == [t for _, t in reversed(reported)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -90,13 +91,31 @@ async def test_resume_does_not_generate_again():
         "yes",
         {"answer": " "},
         {"approve": True, "answer": "5"},
+        {"bogus": 1},
     ],
 )
-async def test_bad_resume_value_explains_itself(resume):
+async def test_bad_resume_value_interrupts_again_and_a_good_one_still_lands(resume):
+    """A refused value re-asks instead of raising: LangGraph replays every resume value of a
+    node on each later resume, so a raise would fail the thread for good. Planted bug:
+    `apply_review` called straight after one `interrupt()` (the old code) makes the first
+    resume raise `ConfigurationError` and the second raise it again."""
     graph = reviewed_graph()
     await paused(graph)
-    with pytest.raises(ConfigurationError, match="resume|choose one of"):
-        await graph.ainvoke(Command(resume=resume), THREAD)
+    state = await graph.ainvoke(Command(resume=resume), THREAD)
+    (again,) = state["__interrupt__"]
+    assert again.value["error"] and re.search("resume|choose one of", again.value["error"])
+    assert again.value["proposed_answer"] == "4" and len(again.value["candidates"]) == 3
+    state = await graph.ainvoke(Command(resume={"candidate_id": "c1"}), THREAD)
+    assert "__interrupt__" not in state
+    assert state["answer"] == "5" and state["selected_id"] == "c1"
+    assert [e["data"]["decision"] for e in state["events"] if e["kind"] == "review"] == [
+        "candidate"
+    ]
+
+
+async def test_first_review_request_has_no_error():
+    graph = reviewed_graph()
+    assert (await paused(graph))["error"] is None
 
 
 async def test_asolve_refuses_review():

@@ -16,6 +16,7 @@ from reasoning_graph.errors import ConfigurationError, ProviderError, ProviderRe
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Generator
 from reasoning_graph.providers.cache import CacheMissError, CachingGenerator
 from reasoning_graph.providers.fake import FakeGenerator
+from reasoning_graph.providers.progress import completion_ready, each_completion
 
 Q: list[ChatMessage] = [{"role": "user", "content": "What is two plus two, exactly?"}]  # 6 tokens
 TEXTS = [f"Sample {i}: the answer is {i}." for i in range(32)]
@@ -292,3 +293,23 @@ async def test_replay_needs_a_model_name_when_several_were_recorded(path: Path) 
     with CachingGenerator(None, path, mode="replay", model_name="large") as replay:
         assert replay.model_name == "large"
         assert (await replay.generate(Q, seed=0)).completions[0].seed == 0
+
+
+class ReportingGenerator(FakeGenerator):
+    """Reports each completion it makes, as the one-by-one providers do."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **options: Any) -> Generation:
+        generation = await super().generate(messages, **options)
+        for index, completion in enumerate(generation.completions):
+            completion_ready(index, completion)
+        return generation
+
+
+async def test_an_inner_calls_reports_land_at_their_place_in_the_outer_call(path: Path) -> None:
+    with CachingGenerator(ReportingGenerator(TEXTS), path) as cache:
+        await cache.generate(Q, n=2, seed=0)  # seeds 0 and 1 are recorded
+        reported: list[tuple[int, int | None]] = []
+        with each_completion(lambda index, completion: reported.append((index, completion.seed))):
+            generation = await cache.generate(Q, n=4, seed=0)
+    assert reported == [(2, 2), (3, 3)]  # the misses, at their index in the outer call
+    assert [c.seed for c in generation.completions] == [0, 1, 2, 3]

