@@ -346,7 +346,11 @@ async def test_20_percent_faults_across_strategies_lose_nothing(name: str) -> No
 
     Each run answers 42 though a third of the samples say 41; every completion the server
     sent is in the result once (a sample, a revision or a step of a candidate; a verdict as
-    a candidate's score) and charged once; every fault cost exactly one retry."""
+    a candidate's score) and charged once; every fault cost exactly one retry.
+
+    Plant caught, which the one-choice-per-request run above misses: `read_chat_completion`
+    dropping the `length`-cut choices of a multi-choice response (the partial-`n` fallback
+    then asks again, and a completion the server sent is lost)."""
     runs = await asyncio.gather(*(one_faulty_strategy_run(ACROSS[name], s) for s in range(12)))
 
     injected: Counter[str] = Counter()
