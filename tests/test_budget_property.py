@@ -17,7 +17,9 @@ Plants caught (each fails the tight examples of every derandomized run):
   `tokens_left // tokens_each + 1`): more tokens handed out than `budget_tokens`;
 - the judge's tokens dropped from the verify node's usage (`usage = add_usage(usage,
   verdict.usage)` removed in `nodes/verify.py`): the reported usage falls short of what was
-  handed out, and multi-round strategies then overspend.
+  handed out, and multi-round strategies then overspend;
+- the vote returning its representative's text instead of its answer (`nodes/select.py`):
+  the answer must be one a candidate stated (this once only checked the answer's type).
 """
 
 from __future__ import annotations
