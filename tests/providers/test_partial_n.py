@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -89,29 +89,24 @@ class CappedServer:
         return sum(response["usage"][key] for response in self.responses)
 
 
-@pytest.fixture
-def router() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=BASE, assert_all_called=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-CASES = [pytest.param(4, 2, id="2-of-4"), pytest.param(8, 3, id="3-of-8")]
-
-
-@pytest.mark.parametrize(("n", "cap"), CASES)
-async def test_the_provider_asks_for_exactly_the_missing_choices(
-    router: respx.MockRouter, http: httpx.AsyncClient, n: int, cap: int
-) -> None:
+@pytest.fixture(params=[(4, 2), (8, 3)], ids=["2-of-4", "3-of-8"])
+async def capped(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[int, CappedServer, OpenAIProvider]]:
+    """`n`, a respx-mocked server returning `cap` of the `n` choices, and a provider on it."""
+    n, cap = request.param
     server = CappedServer(cap)
-    router.post("/chat/completions").mock(side_effect=server)
-    provider = OpenAIProvider("m", base_url=BASE, api_key="k", http_client=http)
+    with respx.mock(base_url=BASE) as router:
+        router.post("/chat/completions").mock(side_effect=server)
+        async with httpx.AsyncClient() as http:
+            yield n, server, OpenAIProvider("m", base_url=BASE, api_key="k", http_client=http)
 
+
+async def test_the_provider_asks_for_exactly_the_missing_choices(
+    capped: tuple[int, CappedServer, OpenAIProvider],
+) -> None:
+    n, server, provider = capped
+    cap = server.cap
     generation = await provider.generate(MESSAGES, n=n, seed=10)
 
     # One request for n, then one seeded one-sample request per missing choice.
@@ -138,14 +133,11 @@ async def test_the_provider_asks_for_exactly_the_missing_choices(
     assert [c.text for c in again.completions] == [sample_text(0), sample_text(1)]
 
 
-@pytest.mark.parametrize(("n", "cap"), CASES)
 async def test_the_graph_gets_exactly_n_candidates_each_choice_once(
-    router: respx.MockRouter, http: httpx.AsyncClient, n: int, cap: int
+    capped: tuple[int, CappedServer, OpenAIProvider],
 ) -> None:
-    server = CappedServer(cap)
-    router.post("/chat/completions").mock(side_effect=server)
-    provider = OpenAIProvider("m", base_url=BASE, api_key="k", http_client=http)
-
+    n, server, provider = capped
+    cap = server.cap
     result = await asolve(
         QUESTION, generator=provider, strategy="self_consistency", n=n, share_prompt=True
     )
