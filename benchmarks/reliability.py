@@ -143,7 +143,8 @@ async def measure(args: argparse.Namespace) -> Report:
     for name in ("prompt_tokens", "completion_tokens"):
         charged = sum(getattr(result.usage, name) for result in results)
         report.usage_exact &= charged == sum(r["usage"][name] for r in sent)
-    report.usage_exact &= sum(result.usage.llm_calls for result in results) == len(sent)
+    report.usage_exact &= sum(result.usage.requests for result in results) == len(sent)
+    report.usage_exact &= sum(result.usage.llm_calls for result in results) == sum(texts.values())
     return report
 
 

@@ -41,6 +41,7 @@ def result_message(result: Result, *, model_name: str, stop: Sequence[str] | Non
         "plan": dict(result.plan),
         "usage_by_node": {node: dict(spent) for node, spent in result.usage.by_node.items()},
         "llm_calls": result.usage.llm_calls,
+        "requests": result.usage.requests,
         "candidate_count": len(result.candidates),
         "selected_id": result.selected_id,
         "answer": result.answer,

@@ -5,11 +5,23 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from reasoning_graph.confidence import (
+    DEFAULT_TAIL,
+    DEFAULT_TOP_K,
+    DEFAULT_WINDOW,
+    ConfidenceMeasure,
+)
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.steps import DEFAULT_STEP_SEPARATOR, StepAggregation
-from reasoning_graph.strategies import DEFAULT_STRATEGY, STRATEGIES, StrategyName
+from reasoning_graph.strategies import (
+    DEFAULT_STRATEGY,
+    REGISTRY,
+    STRATEGIES,
+    StrategyName,
+    strategy_spec,
+)
 
 __all__ = [
     "DEFAULT_MAX_QUESTION_CHARS",
@@ -25,10 +37,11 @@ Strategy = StrategyName
 docs/architecture.md list them), a `Literal` that `ReasoningConfig` and type checkers check.
 """
 
-EarlyStop = Literal["none", "settled", "confidence"]
+EarlyStop = Literal["none", "settled", "confidence", "consensus"]
 """When voting strategies stop sampling early: never, once the leader cannot be overturned
-by the samples left, or also once the leader is `stop_confidence` likely to be the majority
-(Adaptive-Consistency's Beta rule)."""
+by the samples left, also once the leader is `stop_confidence` likely to be the majority
+(Adaptive-Consistency's Beta rule), or also once the leader holds `stop_confidence` of the
+confidence-weighted vote (DeepConf's consensus rule; it turns `logprobs` on)."""
 
 DEFAULT_MAX_QUESTION_CHARS = 100_000
 """The longest question accepted by default: about 25k tokens, far above any benchmark
@@ -69,16 +82,40 @@ class ReasoningConfig(BaseModel):
     early_stop: EarlyStop = "none"
     """Early stopping for `self_consistency`; `compute_optimal` takes it from its policy."""
     stop_confidence: float = Field(default=0.95, gt=0.5, le=1.0)
+    """`early_stop="confidence"`: how likely the leader must be to be the majority;
+    `"consensus"`: the share of the confidence-weighted vote it must hold (DeepConf: 0.95)."""
     wave_size: int | None = Field(default=None, ge=1)
     """Samples per wave when stopping early; `None` means 4 (or the policy's)."""
     logprobs: bool = False
-    """Ask for token log-probabilities (they sharpen the difficulty estimate)."""
+    """Ask for token log-probabilities: each candidate then carries its token confidence
+    (`reasoning_graph.confidence`), and the difficulty estimate uses it. The confidence
+    options below turn it on themselves."""
+    top_logprobs: int = Field(default=DEFAULT_TOP_K, ge=2, le=20)
+    """With logprobs: alternatives asked per token, DeepConf's `k` in its token confidence
+    (at least 2: the measure needs the distribution's spread)."""
+    confidence_vote: bool = False
+    """Weight each vote by the candidate's token confidence (`confidence_measure`), as
+    DeepConf's confidence-weighted voting does; with a verifier-weighted vote, the weight is
+    score times confidence. Sampling strategies only; turns `logprobs` on."""
+    confidence_filter: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Keep only the most confident share of the candidates (DeepConf's top eta%: 0.1 or 0.9
+    in the paper) before the vote or the verifier's pick; `None` keeps all. Sampling
+    strategies only; turns `logprobs` on."""
+    confidence_measure: ConfidenceMeasure = "lowest_group"
+    """Which token-confidence measure filters and weights: `mean`, `lowest_group`,
+    `bottom_group` or `tail` (formulas in `reasoning_graph.confidence`)."""
+    confidence_window: int = Field(default=DEFAULT_WINDOW, ge=1)
+    """Tokens per group of the group confidences (DeepConf: 2048); a shorter trace is one
+    group."""
+    confidence_tail: int = Field(default=DEFAULT_TAIL, ge=1)
+    """Tokens the tail confidence averages, from the end (DeepConf: 2048)."""
     policy: str | None = None
     """Policy file for `compute_optimal`; `None` means the one shipped with the package."""
     max_calls: int | None = Field(default=None, ge=1)
-    """Hard cap on model calls: every generation counts one (even when the server returns
-    several samples from one request) and every verifier score one more (unless the verifier
-    calls no model), so the reported `llm_calls` never exceeds it; `None` means no cap."""
+    """Hard cap on model calls (`llm_calls`): every generation counts one (even when the
+    server returns several samples from one request) and every verifier score its model calls
+    (one for a judge or a reward model, none for a programmatic check), so the reported
+    `llm_calls` never exceeds it; `None` means no cap."""
     deadline_s: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
     """Wall-clock seconds a run may take; then the best answer so far is returned, and a
     run with no candidate yet raises `DeadlineExceededError`. The controller checks it
@@ -117,6 +154,27 @@ class ReasoningConfig(BaseModel):
         if isinstance(value, str) and value not in STRATEGIES:
             raise ValueError(f"unknown strategy {value!r}; choose one of: {', '.join(STRATEGIES)}")
         return value
+
+    @model_validator(mode="after")
+    def _confidence_selection_fits(self) -> ReasoningConfig:
+        if not self.selects_by_confidence or strategy_spec(self.strategy).confidence_selection:
+            return self
+        accepted = ", ".join(name for name, spec in REGISTRY.items() if spec.confidence_selection)
+        raise ValueError(
+            f"confidence_vote and confidence_filter select among sampled solutions, which "
+            f"strategy {self.strategy!r} does not vote over; use one of: {accepted}, or drop "
+            "the confidence options"
+        )
+
+    @property
+    def selects_by_confidence(self) -> bool:
+        """Whether the confidence options filter or weight the selection."""
+        return self.confidence_vote or self.confidence_filter is not None
+
+    @property
+    def wants_logprobs(self) -> bool:
+        """Whether runs ask for logprobs: `logprobs`, or an option that needs confidence."""
+        return self.logprobs or self.selects_by_confidence or self.early_stop == "consensus"
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (some terminals read 0x9B as CSI).

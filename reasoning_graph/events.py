@@ -33,6 +33,7 @@ from typing import Any, Literal
 from langgraph.config import get_stream_writer
 from typing_extensions import TypedDict
 
+from reasoning_graph.confidence import Confidence
 from reasoning_graph.state import Event, StopReason
 
 __all__ = [
@@ -90,6 +91,8 @@ class CandidateEvent(TypedDict):
     node: str
     chain: int | None
     round: int
+    confidence: Confidence | None
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
 
 
 class ScoredEvent(TypedDict):
@@ -131,10 +134,18 @@ class EarlyStopEvent(TypedDict):
 
 
 class BudgetEvent(TypedDict):
-    """Spend so far, after a controller visit, and what it starts next."""
+    """Spend so far, after a controller visit, and what it starts next.
+
+    `llm_calls` and `requests` are what the result's usage reports so far (generations and
+    verifier scores made; the requests that carried them). `spent_calls` is what `max_calls`
+    is checked against: calls started, failed ones included, and in step search the calls
+    reserved; it is never below `llm_calls`.
+    """
 
     type: Literal["budget"]
     spent_tokens: int
+    llm_calls: int
+    requests: int
     spent_calls: int
     budget_tokens: int | None
     max_calls: int | None
@@ -235,6 +246,9 @@ def describe_event(event: ReasoningEvent) -> str:
         return f"difficulty: {level} (score {_number(event['score'])}, {event['samples']} samples)"
     if event["type"] == "candidate":
         score = f" ({_number(event['score'])})" if event["score"] is not None else ""
+        confidence = event.get("confidence")
+        if confidence is not None:
+            score += f" [lowest-group confidence {confidence['lowest_group']:.2f}]"
         return f"{event['node']} {event['id']}: {event['answer'] or '(no answer)'}{score}"
     if event["type"] == "scored":
         return f"scored {event['id']}: {event['answer'] or '(no answer)'} ({event['score']:.2f})"
@@ -252,11 +266,11 @@ def describe_event(event: ReasoningEvent) -> str:
         tokens = str(event["spent_tokens"])
         if event["budget_tokens"] is not None:
             tokens += f"/{event['budget_tokens']}"
-        calls = str(event["spent_calls"])
+        calls = f"{event['llm_calls']} calls in {event['requests']} requests"
         if event["max_calls"] is not None:
-            calls += f"/{event['max_calls']}"
+            calls += f" ({event['spent_calls']}/{event['max_calls']} counted by max_calls)"
         step = f"{event['next']} x{event['generations']}" if event["generations"] else "select"
-        return f"budget: {tokens} completion tokens, {calls} calls; next: {step}"
+        return f"budget: {tokens} completion tokens, {calls}; next: {step}"
     if event["type"] == "review":
         return f"review: {event['decision']} -> {event['answer'] or '(no answer)'}"
     return f"selected: {event['answer'] or '(no answer)'} ({event['candidate_id']})"

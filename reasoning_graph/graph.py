@@ -19,7 +19,7 @@ from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.state import InputState, OutputState, ReasoningState
 from reasoning_graph.strategies import strategy_spec
-from reasoning_graph.verifiers.base import StepVerifier, Verifier
+from reasoning_graph.verifiers.base import StepVerifier, Verifier, calls_per_score
 from reasoning_graph.verifiers.llm_judge import LLMJudge
 
 __all__ = ["create_reasoning_graph"]
@@ -76,6 +76,7 @@ def create_reasoning_graph(
             verifier_reserve=verifier.reserve_tokens if verifier else 0,
             has_verifier=verifier is not None,
             step_verify=isinstance(verifier, StepVerifier),
+            verifier_calls=calls_per_score(verifier) if verifier else 0,
         ),
     )
     builder.add_node("think", make_think_node(generator, system_prompt=config.system_prompt))

@@ -78,7 +78,7 @@ class ReasoningMiddleware(AgentMiddleware[AgentState[Any], Any, Any]):
     writes: the answer as text after a standard `reasoning` content block (the selected
     candidate's solution), and its `response_metadata` (strategy, difficulty, plan, usage
     per node, `llm_calls`, selected id). The middleware adds the plain call that preceded
-    it, once: to `usage_metadata` and to `llm_calls`, and keeps its `name`.
+    it, once: to `usage_metadata`, `llm_calls` and `requests`, and keeps its `name`.
 
     Streaming: the graph's sampling calls are tagged `nostream`, so an agent streamed with
     `stream_mode="messages"` shows the final answer once; with `when="final"` it also shows
@@ -210,5 +210,6 @@ def _replace(plain: ModelResponse[Any] | None, answer: AIMessage) -> ModelRespon
         usage = before.usage_metadata if usage is None else add_usage(usage, before.usage_metadata)
     metadata = dict(answer.response_metadata)
     metadata["llm_calls"] = metadata.get("llm_calls", 0) + 1
+    metadata["requests"] = metadata.get("requests", 0) + 1
     update = {"usage_metadata": usage, "response_metadata": metadata, "name": before.name}
     return ModelResponse(result=[answer.model_copy(update=update)])

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 from typing_extensions import TypedDict
 
+from reasoning_graph.confidence import ConfidenceMeasure
 from reasoning_graph.config import EarlyStop, ReasoningConfig, Strategy
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.steps import StepAggregation
@@ -37,6 +38,12 @@ class ExtraOptions(TypedDict, total=False):
     stop_confidence: float
     wave_size: int | None
     logprobs: bool
+    top_logprobs: int
+    confidence_vote: bool
+    confidence_filter: float | None
+    confidence_measure: ConfidenceMeasure
+    confidence_window: int
+    confidence_tail: int
     policy: str | None
     max_calls: int | None
     deadline_s: float | None

@@ -283,7 +283,7 @@ def _best_so_far(state: Mapping[str, Any], deadline_s: float | None) -> Result:
             f"the deadline (deadline_s={deadline_s}) passed before any candidate was ready; "
             "raise deadline_s, or use a faster model or a smaller max_tokens"
         )
-    selected = select_answer(candidates, plan["selection"])
+    selected = select_answer(candidates, plan["selection"], plan=plan)
     action = state.get("action") or {}
     failed = {i for f in state.get("failures") or [] for i in f["candidate_ids"]}
     started = [i for t in action.get("think", []) for i in t["ids"]]

@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from reasoning_graph.confidence import Confidence
+from reasoning_graph.confidence_vote import confidence_note
 from reasoning_graph.state import candidate_order
-from reasoning_graph.usage import TokenUsage, total_usage
+from reasoning_graph.usage import TokenUsage, add_usage, total_usage, zero_usage
 
 __all__ = [
     "CandidateResult",
@@ -37,6 +39,8 @@ class CandidateResult(BaseModel):
     completion_tokens: int | None
     seed: int | None
     mean_logprob: float | None = None
+    confidence: Confidence | None = None
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
     step_scores: list[float] | None = None
     """Step search: the step verifier's score of each step of this beam."""
     complete: bool | None = None
@@ -59,13 +63,19 @@ class DifficultyResult(BaseModel):
 
 
 class UsageResult(BaseModel):
-    """Exact token usage as the servers reported it, in total and per node."""
+    """Exact token usage as the servers reported it, calls and requests, in total and per node.
+
+    `llm_calls` counts generations and reward-model passes (8 samples from one request with
+    `n=8` are 8 calls); it is what `max_calls` caps. `requests` counts the requests sent for
+    them (that one request; 0 for samples served from a cache). `by_node` sums to the totals.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     prompt_tokens: int
     completion_tokens: int
     llm_calls: int
+    requests: int
     by_node: dict[str, TokenUsage]
 
 
@@ -113,6 +123,8 @@ class Result(BaseModel):
         ignored_options: When this call resumed a saved thread, the options it gave that
             differ from the settings the thread started with, which the run kept; empty
             otherwise.
+        notes: One line each on what did not run as asked but did not fail the run (token
+            confidence asked of a provider that returned no logprobs); empty otherwise.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -127,6 +139,7 @@ class Result(BaseModel):
     usage: UsageResult
     failures: list[FailureResult]
     ignored_options: list[IgnoredOption] = []
+    notes: list[str] = []
 
     @property
     def selected(self) -> CandidateResult | None:
@@ -136,8 +149,13 @@ class Result(BaseModel):
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Result:
         """Build a result from the graph's output state."""
-        by_node: dict[str, TokenUsage] = dict(state.get("usage") or {})
+        # Through add_usage, so a state saved before `requests` existed reads as 0 of them.
+        by_node = {
+            node: add_usage(zero_usage(), spent)
+            for node, spent in (state.get("usage") or {}).items()
+        }
         candidates = sorted((state.get("candidates") or {}).values(), key=candidate_order)
+        note = confidence_note(state["plan"], candidates)
         return cls(
             question=state["question"],
             answer=state.get("answer"),
@@ -148,4 +166,5 @@ class Result(BaseModel):
             selected_id=state.get("selected_id"),
             usage=UsageResult(**total_usage(by_node), by_node=by_node),
             failures=[FailureResult(**f) for f in state.get("failures") or []],
+            notes=[note] if note else [],
         )

@@ -12,11 +12,13 @@ from typing import Annotated, Any, Literal, NotRequired
 
 from typing_extensions import TypedDict
 
+from reasoning_graph.confidence import Confidence, ConfidenceMeasure, ConfidenceSettings
 from reasoning_graph.usage import TokenUsage, merge_node_usage
 
 __all__ = [
     "Action",
     "Candidate",
+    "ConfidencePlan",
     "Difficulty",
     "Event",
     "Failure",
@@ -61,6 +63,8 @@ class Candidate(TypedDict):
     seed: int | None
     mean_logprob: float | None
     """Mean log-probability of the sampled tokens, when the provider returned them."""
+    confidence: NotRequired[Confidence | None]
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
     step_scores: NotRequired[list[float] | None]
     """Step search: the step verifier's score of each of this beam's steps."""
     complete: NotRequired[bool]
@@ -83,8 +87,20 @@ class SearchPlan(TypedDict):
     step_verify: bool
     """The verifier scores each step (`score_steps`), else the whole text (`score`)."""
     verifier_reserve: int
-    verifier_calls: bool
-    """The verifier calls a model: each of its scores (each step score) costs a call."""
+    verifier_calls: int
+    """Model calls each verifier score (each step score) costs: 0 when the verifier calls no
+    model (plans saved before this was a count hold `True` for 1)."""
+
+
+class ConfidencePlan(ConfidenceSettings):
+    """How a plan measures token confidence and uses it to select (`Plan["confidence"]`)."""
+
+    measure: ConfidenceMeasure
+    """The measure that filters and weights the votes."""
+    weighted: bool
+    """Weight each vote by the candidate's confidence."""
+    keep: float | None
+    """Keep only the most confident share (DeepConf's eta) before the vote; `None`: all."""
 
 
 class Plan(TypedDict):
@@ -111,14 +127,16 @@ class Plan(TypedDict):
     budget_tokens: int | None
     reserve_per_generation: int
     max_calls: int | None
-    """Model calls the run may start: one per generation, one per verifier score."""
+    """Model calls the run may start: one per generation, plus each verifier score's calls."""
     calls_per_generation: int
-    """Calls one generation reserves: itself, plus its score when the verifier calls a model."""
-    early_stop: Literal["none", "settled", "confidence"]
+    """Calls one generation reserves: itself, plus its score's calls (`calls_per_score`)."""
+    early_stop: Literal["none", "settled", "confidence", "consensus"]
     stop_confidence: float
     wave_size: int
     """Samples per think wave; 0 means all at once."""
     logprobs: bool
+    confidence: NotRequired[ConfidencePlan]
+    """How token confidence is measured and used (absent from plans saved before it was)."""
     search: NotRequired[SearchPlan]
     """Step search only: how the steps are grown and scored."""
 
@@ -160,6 +178,9 @@ class ThinkTask(TypedDict):
 
     question: str
     logprobs: bool
+    confidence: NotRequired[ConfidenceSettings]
+    """With `logprobs`: `k` alternatives to ask per token, and the window and tail of the
+    candidates' confidence; DeepConf's defaults when absent."""
     ids: list[str]
     seeds: list[int]
     chains: list[int | None]

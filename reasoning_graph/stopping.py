@@ -7,6 +7,9 @@ the winner. Pure functions over vote counts.
   runner-up's under a uniform prior, as in Adaptive-Consistency's Beta stopping rule:
   with `a` and `b` votes, P(p_a > p_b) for p_a / (p_a + p_b) ~ Beta(a + 1, b + 1), which for
   whole counts is P(Binomial(a + b + 1, 1/2) <= a).
+- `consensus_share`: the leading answer's share of the vote weight, `V(a*) / sum_a V(a)`,
+  where `V(a)` sums the confidence of the samples giving answer `a` (DeepConf's online
+  consensus; plain counts when the samples carry no confidence). DeepConf stops at 0.95.
 """
 
 from __future__ import annotations
@@ -14,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from math import comb
 
-__all__ = ["leader_confidence", "should_stop", "vote_settled"]
+__all__ = ["consensus_share", "leader_confidence", "should_stop", "vote_settled"]
+
+MIN_CONSENSUS_VOTES = 2
+"""The `consensus` rule never stops on fewer answered samples than this: one sample is
+always unanimous."""
 
 
 def _top_two(counts: Sequence[int]) -> tuple[int, int]:
@@ -52,12 +59,34 @@ def leader_confidence(counts: Sequence[int]) -> float:
     return favourable / (1 << trials)
 
 
+def consensus_share(weights: Sequence[float]) -> float:
+    """The leading answer's share of the total vote weight (0 with no weight at all).
+
+    Example:
+        ```python
+        consensus_share([3.0, 1.0])  # 0.75
+        ```
+    """
+    total = sum(weights)
+    return max(weights) / total if total > 0 else 0.0
+
+
 def should_stop(
-    counts: Sequence[int], remaining: int, *, rule: str, confidence: float = 0.95
+    counts: Sequence[int],
+    remaining: int,
+    *,
+    rule: str,
+    confidence: float = 0.95,
+    weights: Sequence[float] | None = None,
 ) -> bool:
-    """Apply an early-stopping `rule` (`none`, `settled` or `confidence`) to vote counts."""
+    """Apply an early-stopping `rule` (`none`, `settled`, `confidence` or `consensus`) to
+    vote counts; `consensus` weighs each answer's group by `weights` (its summed
+    confidence) when given, else by its count."""
     if rule == "none" or remaining <= 0 or not counts:
         return False
     if vote_settled(counts, remaining):
         return True
+    if rule == "consensus":
+        share = consensus_share(weights if weights is not None else counts)
+        return sum(counts) >= MIN_CONSENSUS_VOTES and share >= confidence
     return rule == "confidence" and leader_confidence(counts) >= confidence

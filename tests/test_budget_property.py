@@ -62,12 +62,13 @@ class FailingGenerator(FakeGenerator):
     """A FakeGenerator whose calls number `fail_at` (0-based, in call order) raise
     `ProviderUnavailableError`, as a server still failing after its retries would."""
 
-    def __init__(self, script: Any, fail_at: frozenset[int]) -> None:
-        super().__init__(script)
+    def __init__(self, script: Any, fail_at: frozenset[int], *, logprobs: Any = None) -> None:
+        super().__init__(script, logprobs=logprobs)
         self.fail_at = fail_at
         self.attempts: list[tuple[bool, int]] = []  # (is a judge call, n), failed included
         self.failed: list[tuple[bool, int]] = []
-        self.handed_out: list[tuple[bool, int]] = []  # (is a judge call, completion tokens)
+        # (is a judge call, completion tokens, completions) of every call that returned
+        self.handed_out: list[tuple[bool, int, int]] = []
 
     async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
         attempt = (is_judge(messages), kwargs.get("n", 1))
@@ -77,7 +78,7 @@ class FailingGenerator(FakeGenerator):
             raise ProviderUnavailableError("scripted failure: 503 after every retry")
         generation = await super().generate(messages, **kwargs)
         tokens = sum(c.completion_tokens or 0 for c in generation.completions)
-        self.handed_out.append((attempt[0], tokens))
+        self.handed_out.append((attempt[0], tokens, len(generation.completions)))
         return generation
 
 
@@ -145,6 +146,7 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
             verifier_reserve=None,
             explicit_judge=explicit_judge,
             fail_at=frozenset(),
+            confidence="off",
         )(test)
     return test
 
@@ -165,6 +167,7 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
     verifier_reserve=st.none() | st.integers(0, 3),
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
+    confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
 )
 @tight_examples
 def test_budgets_and_n_are_never_exceeded(
@@ -180,13 +183,25 @@ def test_budgets_and_n_are_never_exceeded(
     verifier_reserve: int | None,
     explicit_judge: bool,
     fail_at: frozenset[int],
+    confidence: str,
 ) -> None:
     def reply(messages: Sequence[ChatMessage], index: int) -> str:
         if is_judge(messages):
             return judge_replies[index % len(judge_replies)]
         return script[index % len(script)]
 
-    generator = FailingGenerator(reply, fail_at)
+    # Token logprobs that differ between samples, for the confidence options (drawn for the
+    # rows that vote over samples; the consensus early stop for every row).
+    generator = FailingGenerator(
+        reply, fail_at, logprobs=lambda index: [-0.1 - 0.5 * (index % 3), -3.0]
+    )
+    confidence_options: dict[str, Any] = {}
+    if confidence == "consensus":
+        confidence_options = {"early_stop": "consensus", "wave_size": 2}
+    elif confidence != "off" and REGISTRY[strategy].confidence_selection:
+        confidence_options = (
+            {"confidence_vote": True} if confidence == "vote" else {"confidence_filter": 0.5}
+        )
     # No verifier (the default: an LLM judge for the strategies that need scores), an
     # explicit LLM judge over the same failing generator, or a scripted verifier.
     verifier: LLMJudge | FakeVerifier | None = None
@@ -214,6 +229,7 @@ def test_budgets_and_n_are_never_exceeded(
             max_calls=max_calls,
             share_prompt=share_prompt,
             policy=str(POLICY) if strategy == "compute_optimal" else None,
+            **confidence_options,
         )
 
     too_few_tokens = budget_tokens is not None and budget_tokens < expected.tokens
@@ -236,7 +252,7 @@ def test_budgets_and_n_are_never_exceeded(
 
     # What the fakes handed out: every generation's and judge verdict's completion tokens,
     # and every score of a scripted verifier that reports a model's tokens.
-    handed_out = sum(tokens for _, tokens in generator.handed_out)
+    handed_out = sum(tokens for _, tokens, _ in generator.handed_out)
     scripted_scores = 0
     if isinstance(verifier, FakeVerifier) and verifier_reserve:
         scripted_scores = verifier.calls
@@ -256,14 +272,18 @@ def test_budgets_and_n_are_never_exceeded(
         assert sum(count for _, count in generator.failed) == generations
         return
 
-    # The usage the result reports is exactly what the fakes handed out, judge included.
+    # The usage the result reports is exactly what the fakes handed out, judge included: the
+    # tokens, and a call per completion and per score that came back.
     assert result.usage.completion_tokens == handed_out
+    handed_calls = sum(count for _, _, count in generator.handed_out) + scripted_scores
+    assert result.usage.llm_calls == handed_calls
     if max_calls is not None:
         assert result.usage.llm_calls <= max_calls
 
     failed_generations = sum(count for judge, count in generator.failed if not judge)
     unconstrained = budget_tokens is None and max_calls is None and not generator.failed
-    if unconstrained and strategy != "compute_optimal" and not search:
+    stops_early = confidence == "consensus"
+    if unconstrained and strategy != "compute_optimal" and not search and not stops_early:
         assert generations == n  # compute_optimal spends what its policy's plan asks, <= n
     if search:  # a lookahead rollout is a generation but not a candidate
         assert len(result.candidates) <= generations - failed_generations
@@ -286,7 +306,7 @@ def test_budgets_and_n_are_never_exceeded(
     )
     if not search:  # a beam's text repeats its parent's steps
         assert think_and_revise == made
-    judged = sum(tokens for judge, tokens in generator.handed_out if judge)
+    judged = sum(tokens for judge, tokens, _ in generator.handed_out if judge)
     verify_usage = result.usage.by_node.get("verify", {"completion_tokens": 0})
     assert verify_usage["completion_tokens"] == judged + scripted_scores * (verifier_reserve or 0)
     if verifies and result.plan["verify"]:
@@ -324,9 +344,9 @@ def test_a_failed_step_grade_still_charges_the_steps_graded_before_it() -> None:
 
     [failure] = result.failures
     assert failure.node == "verify" and generator.failed == [(True, 1)]
-    judged = sum(tokens for judge, tokens in generator.handed_out if judge)
+    judged = sum(tokens for judge, tokens, _ in generator.handed_out if judge)
     assert result.usage.by_node["verify"]["completion_tokens"] == judged
-    assert result.usage.completion_tokens == sum(tokens for _, tokens in generator.handed_out)
+    assert result.usage.completion_tokens == sum(tokens for _, tokens, _ in generator.handed_out)
     assert result.usage.by_node["verify"]["llm_calls"] == sum(
-        1 for judge, _ in generator.handed_out if judge
+        1 for judge, _, _ in generator.handed_out if judge
     )

@@ -128,10 +128,12 @@ def test_self_consistency_against_a_stub_server_json(
     assert result["strategy"] == "self_consistency"
     assert "difficulty" in result
     responses = server.responses
-    assert {k: result["usage"][k] for k in ("prompt_tokens", "completion_tokens", "llm_calls")} == {
+    keys = ("prompt_tokens", "completion_tokens", "llm_calls", "requests")
+    assert {k: result["usage"][k] for k in keys} == {
         "prompt_tokens": sum(r["usage"]["prompt_tokens"] for r in responses),
         "completion_tokens": sum(r["usage"]["completion_tokens"] for r in responses),
-        "llm_calls": len(responses),
+        "llm_calls": 8,  # one per sample, in one response or eight
+        "requests": len(responses),
     }
     assert len(result["candidates"]) == 8
     assert all({"answer", "score"} <= candidate.keys() for candidate in result["candidates"])

@@ -164,7 +164,8 @@ async def test_max_calls_counts_every_sample_of_a_shared_request() -> None:
     result = await asolve(Q, generator=generator, n=8, max_calls=5, share_prompt=True)
     assert len(result.candidates) == 5
     assert [call.n for call in generator.calls] == [5]
-    assert result.usage.llm_calls == 1  # one request: the cap is an upper bound on calls
+    assert result.usage.llm_calls == 5  # every sample is a call ...
+    assert result.usage.requests == 1  # ... though one request carried them all
 
 
 async def test_a_verifier_that_calls_no_model_costs_no_calls() -> None:

@@ -238,9 +238,9 @@ async def test_n_generations_are_made(strategy: str, n: int, share: bool) -> Non
     assert generator.completions_made == n
     assert len(result.candidates) == n
     assert sum(c.n for c in generator.calls) == n
-    assert result.usage.by_node["think"]["llm_calls"] + result.usage.by_node.get(
-        "revise", {"llm_calls": 0}
-    )["llm_calls"] == len(generator.calls)
+    generated = {node: result.usage.by_node.get(node) for node in ("think", "revise")}
+    assert sum(u["llm_calls"] for u in generated.values() if u) == n  # one per generation
+    assert sum(u["requests"] for u in generated.values() if u) == len(generator.calls)
 
 
 async def test_shared_prompt_is_one_call_with_n() -> None:
@@ -248,7 +248,7 @@ async def test_shared_prompt_is_one_call_with_n() -> None:
     result = await asolve(Q, generator=generator, n=5, seed=40, share_prompt=True)
     assert [(c.n, c.seed) for c in generator.calls] == [(5, 40)]
     assert [c.seed for c in result.candidates] == [40, 41, 42, 43, 44]
-    assert result.usage.llm_calls == 1
+    assert result.usage.llm_calls == 5 and result.usage.requests == 1
 
 
 async def test_unshared_prompt_is_n_calls_with_distinct_seeds() -> None:
@@ -257,7 +257,7 @@ async def test_unshared_prompt_is_n_calls_with_distinct_seeds() -> None:
     assert [c.n for c in generator.calls] == [1] * 5
     assert sorted(c.seed for c in generator.calls) == [40, 41, 42, 43, 44]
     assert [c.seed for c in result.candidates] == [40, 41, 42, 43, 44]
-    assert result.usage.llm_calls == 5
+    assert result.usage.llm_calls == 5 and result.usage.requests == 5
 
 
 async def test_max_tokens_and_temperature_reach_the_generator() -> None:
@@ -275,7 +275,8 @@ def summed(reported: list[tuple[str, TokenUsage]], kind: str) -> TokenUsage:
     return {
         "prompt_tokens": sum(u["prompt_tokens"] for u in mine),
         "completion_tokens": sum(u["completion_tokens"] for u in mine),
-        "llm_calls": len(mine),
+        "llm_calls": sum(u["llm_calls"] for u in mine),
+        "requests": len(mine),
     }
 
 
@@ -301,6 +302,7 @@ async def test_usage_is_the_sum_reported_per_node() -> None:
         "prompt_tokens": 0,
         "completion_tokens": 2 * verifier.calls,
         "llm_calls": verifier.calls,
+        "requests": verifier.calls,
     }
     assert verifier.calls == 5
     assert by_node["think"]["llm_calls"] == 2

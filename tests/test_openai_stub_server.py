@@ -168,7 +168,8 @@ async def test_asolve_self_consistency_end_to_end(honour_n: bool, requests: int)
     sent = [r["usage"] for r in server.responses]
     assert result.usage.prompt_tokens == sum(u["prompt_tokens"] for u in sent)
     assert result.usage.completion_tokens == sum(u["completion_tokens"] for u in sent)
-    assert result.usage.llm_calls == requests
+    assert result.usage.llm_calls == 8  # one per sample, however they were sent
+    assert result.usage.requests == requests
 
 
 # -- fault injection ------------------------------------------------------------------------

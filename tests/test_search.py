@@ -106,7 +106,8 @@ class ScriptedGenerator:
             usage={
                 "prompt_tokens": 1,
                 "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-                "llm_calls": 1,
+                "llm_calls": n,
+                "requests": 1,
             },
         )
 

@@ -41,7 +41,10 @@ __all__ = [
 
 RESULTS_FILE = "results.jsonl"
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+"""2: `llm_calls` counts generations and verifier scores (8 samples of one `n=8` request are
+8 calls) and `requests` the requests behind them. A version 1 record's `llm_calls` counted
+requests, and it has no `requests`."""
 
 
 class BenchCandidate(BaseModel):
@@ -83,6 +86,9 @@ class BenchRecord(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     llm_calls: int
+    """Generations and verifier scores (see `reasoning_graph.usage`)."""
+    requests: int | None = None
+    """The requests behind `llm_calls`; `None` in version 1 records."""
     seconds: float
     difficulty_score: float | None = None
     difficulty_bin: int | None = None
@@ -123,6 +129,7 @@ def make_record(
         prompt_tokens=0,
         completion_tokens=0,
         llm_calls=0,
+        requests=0,
         candidates=[],
         error=error,
     )
@@ -136,6 +143,7 @@ def make_record(
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
             "llm_calls": result.usage.llm_calls,
+            "requests": result.usage.requests,
             "difficulty_score": result.difficulty.score,
             "difficulty_bin": result.difficulty.bin,
             "plan": dict(result.plan),

@@ -3,8 +3,9 @@
 `write_report(records, out_dir)` writes:
 
 - `summary.md` and `summary.json`: one row per strategy x n (x token budget): questions,
-  accuracy with a 95% Wilson score interval, mean completion tokens, mean model calls,
-  summed wall seconds and failed runs; then accuracy per difficulty bin.
+  accuracy with a 95% Wilson score interval, mean completion tokens, mean model calls
+  (generations and verifier scores) and mean requests, summed wall seconds and failed runs;
+  then accuracy per difficulty bin.
 - `accuracy_vs_tokens.png`: accuracy (Wilson error bars) against mean completion tokens on a
   log2 axis, one line per strategy, each point labelled with its `n`.
 - `accuracy_by_difficulty.png`: accuracy per difficulty bin, one panel per `n`, one bar per
@@ -66,6 +67,9 @@ class SummaryRow(BaseModel):
     ci_high: float
     mean_completion_tokens: float
     mean_llm_calls: float
+    """Generations and verifier scores per question."""
+    mean_requests: float | None = None
+    """Requests per question, over the records that say (`None` when none do)."""
     wall_seconds: float
     """Summed over the runs; runs overlap when the bench ran them concurrently."""
     errors: int
@@ -228,6 +232,7 @@ def _bins_note(bins: dict[tuple[str, str], tuple[int, float]], used: int) -> str
 def _row(key: tuple[str, int, int | None], records: Sequence[BenchRecord]) -> SummaryRow:
     correct = sum(r.correct for r in records)
     low, high = wilson_interval(correct, len(records))
+    requests = [r.requests for r in records if r.requests is not None]
     return SummaryRow(
         strategy=key[0],
         n=key[1],
@@ -239,9 +244,14 @@ def _row(key: tuple[str, int, int | None], records: Sequence[BenchRecord]) -> Su
         ci_high=high,
         mean_completion_tokens=sum(r.completion_tokens for r in records) / len(records),
         mean_llm_calls=sum(r.llm_calls for r in records) / len(records),
+        mean_requests=sum(requests) / len(requests) if requests else None,
         wall_seconds=sum(r.seconds for r in records),
         errors=sum(r.error is not None for r in records),
     )
+
+
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def format_summary(summary: Summary) -> str:
@@ -253,15 +263,15 @@ def format_summary(summary: Summary) -> str:
         "count as wrong; wall seconds are summed over runs.",
         "",
         "| strategy | n | budget | questions | accuracy | 95% CI | mean completion tokens "
-        "| mean calls | wall s | errors |",
-        "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|",
+        "| mean calls | mean requests | wall s | errors |",
+        "|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|",
     ]
     for row in summary.rows:
         lines.append(
             f"| {row.strategy} | {row.n} | {row.budget_tokens or '-'} | {row.questions} "
             f"| {row.accuracy:.1%} | {row.ci_low:.1%} - {row.ci_high:.1%} "
             f"| {row.mean_completion_tokens:.1f} | {row.mean_llm_calls:.2f} "
-            f"| {row.wall_seconds:.1f} | {row.errors} |"
+            f"| {_mean(row.mean_requests)} | {row.wall_seconds:.1f} | {row.errors} |"
         )
     if summary.by_difficulty:
         bins = sorted(summary.bin_ranges)

@@ -59,11 +59,27 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
         "early_stop",
         "stop self_consistency once the vote is settled (compute_optimal: its policy's rule)",
     ),
-    ConfigFlag("stop_confidence", "early_stop=confidence: how sure the leader must be"),
+    ConfigFlag(
+        "stop_confidence",
+        "early_stop=confidence: how sure the leader must be; consensus: its weighted share",
+    ),
     ConfigFlag(
         "wave_size", "samples per wave when stopping early", default_text="4 or the policy's"
     ),
-    ConfigFlag("logprobs", "ask for token log-probabilities (sharper difficulty estimates)"),
+    ConfigFlag(
+        "logprobs", "ask for token log-probabilities: per-candidate confidence, sharper difficulty"
+    ),
+    ConfigFlag("top_logprobs", "with logprobs: alternatives per token (DeepConf's k)"),
+    ConfigFlag("confidence_vote", "weight votes by token confidence (turns logprobs on)"),
+    ConfigFlag(
+        "confidence_filter",
+        "keep the most confident share of candidates before the vote, e.g. 0.1 (logprobs on)",
+        default_text="keep all",
+        metavar="SHARE",
+    ),
+    ConfigFlag("confidence_measure", "the token-confidence measure that filters and weights"),
+    ConfigFlag("confidence_window", "tokens per group of the group confidence"),
+    ConfigFlag("confidence_tail", "tokens the tail confidence averages"),
     ConfigFlag(
         "policy",
         "policy file for compute_optimal",

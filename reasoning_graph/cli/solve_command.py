@@ -76,6 +76,8 @@ def solve_command(args: argparse.Namespace) -> int:
             f"reasoning-graph: note: thread {args.thread_id!r} continues with the settings it "
             f"started with; not applied: {ignored}\n"
         )
+    for note in result.notes:
+        sys.stderr.write(f"reasoning-graph: note: {note}\n")
     if args.json:
         sys.stdout.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
     else:

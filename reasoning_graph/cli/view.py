@@ -53,7 +53,7 @@ class LiveView:
         elif event["type"] == "budget":
             self._status.update(
                 f"thinking: {self._candidates} candidate(s), "
-                f"{event['spent_tokens']} completion tokens, {event['spent_calls']} calls"
+                f"{event['spent_tokens']} completion tokens, {event['llm_calls']} calls"
             )
 
 
@@ -67,7 +67,7 @@ def print_summary(result: Result, console: Console) -> None:
     console.print(
         f"{result.strategy}, {len(result.candidates)} candidates, difficulty {level}, "
         f"{result.usage.completion_tokens} completion + {result.usage.prompt_tokens} prompt "
-        f"tokens in {result.usage.llm_calls} calls",
+        f"tokens in {result.usage.llm_calls} calls ({result.usage.requests} requests)",
         style="dim",
     )
     answers = [c.answer for c in result.candidates]

@@ -2,7 +2,7 @@
 
 It runs first and after every `verify`. It never starts work that could exceed the budgets:
 every generation reserves its `max_tokens` (plus the verifier's share when the plan scores
-candidates) and its calls (one, plus one for its score when the verifier calls a model), and
+candidates) and its calls (one, plus its score's when the verifier calls a model), and
 the controller shrinks the next step, or stops, when the rest of either budget cannot pay
 for it. Once the run's deadline has passed it starts nothing new and goes to `select`.
 
@@ -44,7 +44,7 @@ from reasoning_graph.strategies import (
     select_action,
     strategy_spec,
 )
-from reasoning_graph.usage import total_usage
+from reasoning_graph.usage import TokenUsage, total_usage
 
 __all__ = ["DEADLINE_KEY", "make_budget_node", "route_after_budget"]
 
@@ -160,9 +160,16 @@ def _progress(action: Action, plan: Plan, calls: int, *, step_search: bool) -> d
 
 
 def _report(
-    action: Action, plan: Plan, spent: tuple[int, int], launched: int, started: int
+    action: Action,
+    plan: Plan,
+    spent: tuple[int, int],
+    made: TokenUsage,
+    counters: tuple[int, int],
 ) -> list[Event]:
-    """Stream and trace the decision: pruned beams, an early stop, the spend so far."""
+    """Stream and trace the decision: pruned beams, an early stop, the spend so far (`spent`:
+    tokens and the calls `max_calls` counts; `made`: the usage reported so far), and
+    `counters`: generations launched before this decision and started by it."""
+    launched, started = counters
     events: list[Event] = []
     pruned = action.get("pruned", [])
     if action["think"] and pruned:
@@ -183,6 +190,8 @@ def _report(
     live_budget: BudgetEvent = {
         "type": "budget",
         "spent_tokens": spent[0],
+        "llm_calls": made["llm_calls"],
+        "requests": made["requests"],
         "spent_calls": spent[1],
         "budget_tokens": plan["budget_tokens"],
         "max_calls": plan["max_calls"],
@@ -218,15 +227,20 @@ def make_budget_node(
     verifier_reserve: int,
     has_verifier: bool,
     step_verify: bool = False,
+    verifier_calls: int | None = None,
 ) -> BudgetNode:
     """Build the controller node for a graph with this config and verifier.
 
     `step_verify` says the verifier scores each step (`StepVerifier`), which step search
-    reserves one verifier share per step for.
+    reserves one verifier share per step for. `verifier_calls` is the model calls one score
+    costs (`calls_per_score(verifier)`); it defaults to 1 when the verifier reserves tokens,
+    else 0.
     """
     settings = config
     policy = load_policy(settings.policy) if strategy_spec(settings.strategy).uses_policy else None
-    verifier_calls = has_verifier and verifier_reserve > 0
+    if verifier_calls is None:
+        verifier_calls = 1 if verifier_reserve > 0 else 0
+    score_calls = verifier_calls if has_verifier else 0
 
     def first_plan() -> Plan:
         return make_plan(
@@ -235,6 +249,7 @@ def make_budget_node(
             has_verifier=has_verifier,
             policy=policy,
             step_verify=step_verify,
+            verifier_calls=score_calls,
         )
 
     async def budget(state: ReasoningState, config: RunnableConfig) -> dict[str, Any]:
@@ -251,14 +266,15 @@ def make_budget_node(
         calls = (
             state.get("search_calls", 0)
             if step_search
-            else calls_started(state, verifier_calls=verifier_calls)
+            else calls_started(state, verifier_calls=score_calls)
         )
-        spent = (total_usage(state.get("usage", {}))["completion_tokens"], calls)
+        made = total_usage(state.get("usage", {}))
+        spent = (made["completion_tokens"], calls)
         action = _decide(question, plan, state, spent, deadline, settings.deadline_s)
         launched = state.get("launched", 0)
         started = sum(len(t["ids"]) for t in action["think"]) + len(action["revise"])
         update.update(_progress(action, plan, calls, step_search=step_search))
-        events += _report(action, plan, spent, launched, started)
+        events += _report(action, plan, spent, made, (launched, started))
         return {**update, "action": action, "launched": launched + started, "events": events}
 
     return budget

@@ -22,6 +22,7 @@ from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.confidence_vote import confidence_note, confident_voters
 from reasoning_graph.errors import ConfigurationError, NoCandidatesError
 from reasoning_graph.events import ReviewEvent, SelectedEvent, record
 from reasoning_graph.nodes import NodeFunction
@@ -53,20 +54,27 @@ def _score(candidate: Candidate) -> float:
     return candidate["score"] if candidate["score"] is not None else 0.0
 
 
-def _vote(voters: Sequence[Candidate], *, weighted: bool, matcher: AnswerMatcher) -> Selected:
+def _vote(
+    voters: Sequence[Candidate], *, weights: Sequence[float] | None, matcher: AnswerMatcher
+) -> Selected:
+    """The answer whose voters weigh most (`weights` per voter; `None`: one vote each)."""
     groups = matcher.groups([c["answer"] for c in voters])
     if not groups:  # nobody stated an answer: fall back to the best-scored text
         best = max(voters, key=lambda c: (_score(c), -_order(c)))
         return Selected(None, best["id"], {})
 
     def weight(group: list[int]) -> float:
-        return sum(_score(voters[i]) for i in group) if weighted else float(len(group))
+        return sum(weights[i] for i in group) if weights is not None else float(len(group))
 
     # Highest weight wins; ties go to the larger group, then to the earliest answer.
     winner = max(groups, key=lambda g: (weight(g), len(g), -g[0]))
     representative = max((voters[i] for i in winner), key=lambda c: (_score(c), -_order(c)))
     tally = {str(voters[g[0]]["answer"]): weight(g) for g in groups}
     return Selected(voters[winner[0]]["answer"], representative["id"], tally)
+
+
+def _scores(voters: Sequence[Candidate]) -> list[float]:
+    return [_score(c) for c in voters]
 
 
 def _last_of_chains(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -79,7 +87,11 @@ def _last_of_chains(candidates: Sequence[Candidate]) -> list[Candidate]:
 
 
 def select_answer(
-    candidates: Sequence[Candidate], selection: Selection, matcher: AnswerMatcher | None = None
+    candidates: Sequence[Candidate],
+    selection: Selection,
+    matcher: AnswerMatcher | None = None,
+    *,
+    plan: Mapping[str, Any] | None = None,
 ) -> Selected:
     """Pick the answer from `candidates` by `selection`.
 
@@ -90,6 +102,10 @@ def select_answer(
     - `search`: a verifier-weighted vote over the completed beams of a step search, or
       over the beams of the deepest step when none completed.
 
+    With the run's `plan`, its confidence options apply first (`confidence_vote`): keep the
+    most confident share, then weigh each `majority` vote by its confidence and each
+    `weighted` vote by score times confidence; `best_score` picks among those kept.
+
     Raises:
         NoCandidatesError: `candidates` is empty.
     """
@@ -97,19 +113,29 @@ def select_answer(
         raise NoCandidatesError("there are no candidates to select from")
     matcher = matcher or AnswerMatcher()
     ordered = sorted(candidates, key=_order)
+    confidences: list[float] | None = None
+    if plan is not None:
+        ordered, confidences = confident_voters(ordered, plan)
     if selection == "best_score":
         best = max(ordered, key=lambda c: (c["answer"] is not None, _score(c), -_order(c)))
         tally = {c["id"]: _score(c) for c in ordered}
         return Selected(best["answer"], best["id"], tally)
     if selection == "last":
-        return _vote(_last_of_chains(ordered), weighted=False, matcher=matcher)
+        return _vote(_last_of_chains(ordered), weights=None, matcher=matcher)
     if selection == "search":
         complete = [c for c in ordered if c.get("complete", False)]
         if not complete:
             deepest = max(c["round"] for c in ordered)
             complete = [c for c in ordered if c["round"] == deepest]
-        return _vote(complete, weighted=True, matcher=matcher)
-    return _vote(ordered, weighted=selection == "weighted", matcher=matcher)
+        return _vote(complete, weights=_scores(complete), matcher=matcher)
+    weights = _scores(ordered) if selection == "weighted" else None
+    if confidences is not None:
+        weights = (
+            confidences
+            if weights is None
+            else [w * c for w, c in zip(weights, confidences, strict=True)]
+        )
+    return _vote(ordered, weights=weights, matcher=matcher)
 
 
 class ReviewCandidate(TypedDict):
@@ -226,7 +252,7 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
                 f"no candidate survived ({len(failures)} branch(es) failed){cause}"
             )
         selection = state["plan"]["selection"]
-        selected = select_answer(candidates, selection)
+        selected = select_answer(candidates, selection, plan=state["plan"])
         answer: str | None = selected.answer
         candidate_id: str | None = selected.candidate_id
         events: list[Event] = []
@@ -245,7 +271,9 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
             "candidate_id": candidate_id,
             "selection": selection,
         }
-        events.append(record("select", event, tally=selected.tally))
+        note = confidence_note(state["plan"], candidates)
+        extra = {"note": note} if note else {}
+        events.append(record("select", event, tally=selected.tally, **extra))
         return {"answer": answer, "selected_id": candidate_id, "events": events}
 
     return select

@@ -14,9 +14,9 @@ from reasoning_graph.strategies import select_action
 __all__ = ["calls_started", "check_affordable", "fit_to_budget"]
 
 
-def calls_started(state: ReasoningState, *, verifier_calls: bool) -> int:
+def calls_started(state: ReasoningState, *, verifier_calls: int) -> int:
     """Model calls the run has started: every generation launched (failed ones included)
-    and, when the verifier calls a model, every score made or attempted."""
+    and `verifier_calls` per score made or attempted (0 when the verifier calls no model)."""
     launched = state.get("launched", 0)
     if not verifier_calls:
         return launched
@@ -24,7 +24,7 @@ def calls_started(state: ReasoningState, *, verifier_calls: bool) -> int:
     failed = sum(
         len(f["candidate_ids"]) for f in state.get("failures", []) if f["node"] == "verify"
     )
-    return launched + scored + failed
+    return launched + verifier_calls * (scored + failed)
 
 
 def fit_to_budget(action: Action, plan: Plan, spent_tokens: int, *, spent_calls: int = 0) -> Action:

@@ -7,6 +7,12 @@ import asyncio
 from typing import Any, Literal
 
 from reasoning_graph.answers import extract_answer, states_final_answer
+from reasoning_graph.confidence import (
+    DEFAULT_TOP_K,
+    ConfidenceSettings,
+    mean_logprob,
+    measure_confidence,
+)
 from reasoning_graph.errors import ProviderError, ProviderResponseError
 from reasoning_graph.events import CandidateEvent, FailureEvent, record
 from reasoning_graph.nodes import NodeFunction
@@ -22,6 +28,7 @@ __all__ = [
     "first_step",
     "make_think_node",
     "new_candidate",
+    "top_logprobs",
 ]
 
 
@@ -34,8 +41,11 @@ def new_candidate(
     chain: int | None = None,
     round_: int = 0,
     parent_id: str | None = None,
+    confidence: ConfidenceSettings | None = None,
 ) -> Candidate:
-    """A candidate from a completion, its answer extracted and not yet scored."""
+    """A candidate from a completion, its answer extracted and not yet scored; with the
+    completion's logprobs, its mean logprob and token confidence (measured with
+    `confidence`, DeepConf's settings when `None`)."""
     return {
         "id": candidate_id,
         "parent_id": parent_id,
@@ -48,11 +58,8 @@ def new_candidate(
         "finish_reason": completion.finish_reason,
         "completion_tokens": completion.completion_tokens,
         "seed": completion.seed if completion.seed is not None else seed,
-        "mean_logprob": (
-            sum(t.logprob for t in completion.logprobs) / len(completion.logprobs)
-            if completion.logprobs
-            else None
-        ),
+        "mean_logprob": mean_logprob(completion.logprobs or []),
+        "confidence": measure_confidence(completion.logprobs, confidence),
     }
 
 
@@ -67,6 +74,7 @@ def candidate_record(candidate: Candidate, **extra: Any) -> Event:
         "node": candidate["node"],
         "chain": candidate["chain"],
         "round": candidate["round"],
+        "confidence": candidate.get("confidence"),
     }
     return record(candidate["node"], event, **extra)
 
@@ -89,6 +97,14 @@ def check_count(generation: Generation, expected: int) -> None:
         raise ProviderResponseError(
             f"the generator returned {len(generation.completions)} completions for n={expected}"
         )
+
+
+def top_logprobs(task: ThinkTask) -> int:
+    """Alternatives per token a task asks for: its confidence `k` when it asks for logprobs."""
+    if not task["logprobs"]:
+        return 0
+    settings = task.get("confidence")
+    return settings["top_k"] if settings is not None else DEFAULT_TOP_K
 
 
 def first_step(text: str, separator: str) -> str:
@@ -153,6 +169,7 @@ def make_think_node(
                 stop=[separator],
                 seed=state["seeds"][0],
                 logprobs=state["logprobs"],
+                top_logprobs=top_logprobs(state),
             )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:
@@ -173,6 +190,7 @@ def make_think_node(
                 chain=chain,
                 round_=round_,
                 parent_id=state.get("parent_id"),
+                confidence=state.get("confidence"),
             )
             candidates[candidate_id] = {
                 **candidate,
@@ -220,13 +238,19 @@ def make_think_node(
                 temperature=state["temperature"],
                 seed=state["seeds"][0],
                 logprobs=state["logprobs"],
+                top_logprobs=top_logprobs(state),
             )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:
             return failure_update("think", state["ids"], error)
         candidates = {
             candidate_id: new_candidate(
-                completion, candidate_id=candidate_id, node="think", seed=seed, chain=chain
+                completion,
+                candidate_id=candidate_id,
+                node="think",
+                seed=seed,
+                chain=chain,
+                confidence=state.get("confidence"),
             )
             for candidate_id, seed, chain, completion in zip(
                 state["ids"], state["seeds"], state["chains"], generation.completions, strict=True

@@ -8,16 +8,17 @@ missing seeds (`n` = the run's length, `seed` = its first seed), the runs concur
 Calls with `seed=None` are never cached: they pass straight through (and in `replay` mode
 raise `CacheMissError`). Returned completions carry their sample's seed.
 
-Usage on replay: each sample stores its share of the usage its inner call reported. Prompt
-tokens and calls are split evenly over the call's samples with the remainder on the first
-(lowest seed); completion tokens are each sample's own when the provider reported them per
-sample (and they add up to the call's total), else split the same way. A `generate` call is
-charged the sum of its samples' shares, fresh or recorded, so a replayed run reports exactly
-the usage of the recorded run, call for call. A request served from part of a recorded call
-is charged that part of it (e.g. the first 4 of a recorded `n=8` call with 100 prompt tokens:
-4 * 12 + 4 = 52 prompt tokens, its one call, and the 4 samples' completion tokens). Usage thus
-measures the compute a run used as if there were no cache, hit or miss; `hits` and `misses`
-count what the cache actually saved and spent.
+Usage on replay: each sample stores its share of the tokens its inner call reported. Prompt
+tokens are split evenly over the call's samples with the remainder on the first (lowest seed);
+completion tokens are each sample's own when the provider reported them per sample (and they
+add up to the call's total), else split the same way. A `generate` call is charged the sum of
+its samples' token shares, fresh or recorded, so a replayed run reports exactly the tokens of
+the recorded run. A request served from part of a recorded call is charged that part of it
+(e.g. the first 4 of a recorded `n=8` call with 100 prompt tokens: 4 * 12 + 4 = 52 prompt
+tokens, and the 4 samples' completion tokens). Every sample served, hit or miss, is one of
+`llm_calls` (one generation); `requests` counts only the inner generator's requests, so a hit
+costs none. Tokens and calls thus measure the compute a run used as if there were no cache,
+`requests` what was actually sent, and `hits` and `misses` what the cache saved and spent.
 
 Pool mode: evaluating best-of-N at many N by sub-sampling one pool of pre-generated samples
 (the compute-optimal paper's method) is this cache after one run at the largest `n`: runs at
@@ -28,6 +29,9 @@ mode, so several processes can read while one writes; writes run in a worker thr
 event loop does not wait on the disk, and one connection guarded by a lock serves any thread
 and any event loop in turn. Identical samples requested concurrently in one event loop are
 generated once. When two processes record the same sample at once, the first write is kept.
+
+(Over 350 lines: the lookup, the in-loop de-duplication of concurrent identical requests and
+the store share one lock and one connection; split apart, they would pass both around.)
 """
 
 from __future__ import annotations
@@ -45,10 +49,11 @@ from types import TracebackType
 from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+from typing_extensions import TypedDict
 
 from reasoning_graph.errors import ConfigurationError, ProviderError, ProviderResponseError
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Generator
-from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
+from reasoning_graph.usage import TokenUsage
 
 __all__ = ["CacheMissError", "CacheMode", "CachingGenerator"]
 
@@ -109,13 +114,21 @@ class _Call:
         )
 
 
+class _Share(TypedDict):
+    """One sample's share of its inner call's tokens. Stored rows also hold `llm_calls`
+    (1 per sample; older caches stored a share of the requests), which is not read back."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class _Entry(BaseModel):
-    """One recorded sample and its share of its inner call's usage."""
+    """One recorded sample and its share of its inner call's tokens."""
 
     model_config = ConfigDict(frozen=True)
 
     completion: Completion
-    usage: TokenUsage
+    usage: _Share
 
 
 class CachingGenerator:
@@ -277,7 +290,7 @@ class CachingGenerator:
         request = call.key(self._model_name)
         seeds = list(range(seed, seed + n))
         found: dict[int, _Entry] = {}
-        generated = 0
+        generated = sent = 0
         while missing := [s for s in seeds if s not in found]:
             found.update(self._lookup(request, missing))
             missing = [s for s in seeds if s not in found]
@@ -310,14 +323,19 @@ class CachingGenerator:
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):
                     raise outcome
-                if isinstance(outcome, dict):
-                    found.update(outcome)
-                    generated += len(outcome)
+                if isinstance(outcome, tuple):
+                    entries, requests = outcome
+                    found.update(entries)
+                    generated += len(entries)
+                    sent += requests
         self.misses += generated
         self.hits += n - generated
-        usage = zero_usage()
-        for s in seeds:
-            usage = add_usage(usage, found[s].usage)
+        usage: TokenUsage = {
+            "prompt_tokens": sum(found[s].usage["prompt_tokens"] for s in seeds),
+            "completion_tokens": sum(found[s].usage["completion_tokens"] for s in seeds),
+            "llm_calls": n,
+            "requests": sent,
+        }
         return Generation(completions=[found[s].completion for s in seeds], usage=usage)
 
     def _lookup(self, request: str, seeds: list[int]) -> dict[int, _Entry]:
@@ -338,8 +356,9 @@ class CachingGenerator:
 
     async def _fill(
         self, inner: Generator, call: _Call, request: str, seeds: list[int], done: asyncio.Event
-    ) -> dict[int, _Entry]:
-        """Generate one run of consecutive seeds in one inner call and record it."""
+    ) -> tuple[dict[int, _Entry], int]:
+        """Generate one run of consecutive seeds in one inner call and record it; return
+        the entries and the requests the inner call made."""
         try:
             generation = await call.send(inner, len(seeds), seeds[0])
             if len(generation.completions) != len(seeds):
@@ -354,7 +373,7 @@ class CachingGenerator:
                 )
             }
             await asyncio.to_thread(self._store, request, entries)
-            return entries
+            return entries, generation.usage["requests"]
         finally:
             for s in seeds:
                 if self._inflight.get((request, s), (None, None))[1] is done:
@@ -369,7 +388,7 @@ class CachingGenerator:
                 s,
                 self._model_name,
                 e.completion.model_dump_json(),
-                json.dumps(e.usage),
+                json.dumps({**e.usage, "llm_calls": 1}),
                 now,
             )
             for s, e in entries.items()
@@ -399,8 +418,8 @@ def _split(total: int, parts: int) -> list[int]:
     return [share + rest] + [share] * (parts - 1)
 
 
-def _shares(generation: Generation) -> list[TokenUsage]:
-    """Each sample's share of `generation.usage`; the shares add up to it exactly."""
+def _shares(generation: Generation) -> list[_Share]:
+    """Each sample's share of `generation.usage`'s tokens; the shares add up to them exactly."""
     k = len(generation.completions)
     usage = generation.usage
     own = [c.completion_tokens for c in generation.completions]
@@ -410,11 +429,6 @@ def _shares(generation: Generation) -> list[TokenUsage]:
         else _split(usage["completion_tokens"], k)
     )
     return [
-        {"prompt_tokens": p, "completion_tokens": c, "llm_calls": calls}
-        for p, c, calls in zip(
-            _split(usage["prompt_tokens"], k),
-            completion,
-            _split(usage["llm_calls"], k),
-            strict=True,
-        )
+        {"prompt_tokens": p, "completion_tokens": c}
+        for p, c in zip(_split(usage["prompt_tokens"], k), completion, strict=True)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.usage import TokenUsage
 from reasoning_graph.verifiers.base import Verdict
 
@@ -13,16 +13,28 @@ __all__ = ["FakeGenerator", "FakeVerifier", "GenerateCall"]
 Script = Sequence[str] | Callable[[Sequence[ChatMessage], int], str]
 
 
+Logprobs = Sequence[Sequence[float]] | Callable[[int], Sequence[float]]
+
+
 class GenerateCall:
     """One recorded `FakeGenerator.generate` call."""
 
     def __init__(
-        self, messages: Sequence[ChatMessage], n: int, max_tokens: int, seed: int | None
+        self,
+        messages: Sequence[ChatMessage],
+        n: int,
+        max_tokens: int,
+        seed: int | None,
+        *,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
     ) -> None:
         self.messages = list(messages)
         self.n = n
         self.max_tokens = max_tokens
         self.seed = seed
+        self.logprobs = logprobs
+        self.top_logprobs = top_logprobs
 
 
 class FakeGenerator:
@@ -32,6 +44,12 @@ class FakeGenerator:
         script: Texts handed out in turn (cycling), or a function of (messages, index of
             the completion across the whole run) returning the text.
         model_name: Reported model name.
+        logprobs: With it, `generate(logprobs=True)` returns token logprobs: every word of
+            completion `i` (counted across the run) gets the logprobs `logprobs[i]`
+            (cycling), or `logprobs(i)`, best first: the first is the sampled word's, and the
+            first `top_logprobs` asked for are its alternatives (the word, then `alt1`,
+            `alt2`, ...). Without it (the default), completions carry no logprobs, as from a
+            server that does not return them.
 
     Example:
         ```python
@@ -41,9 +59,12 @@ class FakeGenerator:
         ```
     """
 
-    def __init__(self, script: Script, *, model_name: str = "fake") -> None:
+    def __init__(
+        self, script: Script, *, model_name: str = "fake", logprobs: Logprobs | None = None
+    ) -> None:
         self._script = script
         self._model_name = model_name
+        self._logprobs = logprobs
         self.calls: list[GenerateCall] = []
         self.completions_made = 0
 
@@ -59,6 +80,22 @@ class FakeGenerator:
             return self._script(messages, index)
         return self._script[index % len(self._script)]
 
+    def _token_logprobs(self, words: list[str], top_logprobs: int) -> list[TokenLogprob] | None:
+        if self._logprobs is None:
+            return None
+        index = self.completions_made - 1
+        if callable(self._logprobs):
+            ranked = list(self._logprobs(index))
+        else:
+            ranked = list(self._logprobs[index % len(self._logprobs)])
+        tokens = []
+        for word in words:
+            names = [word, *(f"alt{j}" for j in range(1, len(ranked)))]
+            top = dict(zip(names, ranked, strict=True)) if top_logprobs else {}
+            top = dict(list(top.items())[:top_logprobs])
+            tokens.append(TokenLogprob(token=word, logprob=ranked[0], top_logprobs=top))
+        return tokens
+
     async def generate(
         self,
         messages: Sequence[ChatMessage],
@@ -72,7 +109,11 @@ class FakeGenerator:
         top_logprobs: int = 0,
     ) -> Generation:
         """Return the next `n` scripted texts, cut to `max_tokens` words."""
-        self.calls.append(GenerateCall(messages, n, max_tokens, seed))
+        self.calls.append(
+            GenerateCall(
+                messages, n, max_tokens, seed, logprobs=logprobs, top_logprobs=top_logprobs
+            )
+        )
         completions = []
         for offset in range(n):
             words = self._text(messages).split()
@@ -82,6 +123,7 @@ class FakeGenerator:
                     text=" ".join(cut),
                     finish_reason="length" if len(words) > max_tokens else "stop",
                     completion_tokens=len(cut),
+                    logprobs=self._token_logprobs(cut, top_logprobs) if logprobs else None,
                     seed=None if seed is None else seed + offset,
                 )
             )
@@ -91,7 +133,8 @@ class FakeGenerator:
             usage={
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-                "llm_calls": 1,
+                "llm_calls": n,
+                "requests": 1,
             },
         )
 
@@ -118,6 +161,11 @@ class FakeVerifier:
         """Tokens reserved per score."""
         return self._reserve
 
+    @property
+    def reserve_calls(self) -> int:
+        """1 when it reserves tokens (it stands for a model), else 0."""
+        return 1 if self._reserve else 0
+
     async def score(self, question: str, solution: str) -> Verdict:
         """Score `solution` by the first key it contains."""
         self.calls += 1
@@ -126,5 +174,6 @@ class FakeVerifier:
             "prompt_tokens": 0,
             "completion_tokens": self._reserve,
             "llm_calls": 1 if self._reserve else 0,
+            "requests": 1 if self._reserve else 0,
         }
         return Verdict(score=score, usage=usage)

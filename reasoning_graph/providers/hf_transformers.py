@@ -3,6 +3,10 @@
 `transformers` (and through it `torch`) is imported when the provider is built (the `hf`
 extra). Tensor work is confined to a few small helpers (`_rows`, `_top_alternatives`); the
 rest reads plain lists, so tests drive it with fake models and tokenizers, without torch.
+
+(Over 350 lines: the provider, its sampling options and the row parsing that turns
+`generate`'s tensors into `Generation`s are one unit that the fake-model tests drive together;
+the parsing helpers are private and used nowhere else.)
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ class TransformersProvider:
 
     Usage is exact: the prompt counted once, and per sample the generated tokens up to
     its end (EOS included, the padding that follows a finished sample excluded);
-    `llm_calls` is 1. A sample that ends by a `stop` string has the string cut from its
+    `llm_calls` is `n` (one per completion returned, greedy copies included) and `requests`
+    is 1. A sample that ends by a `stop` string has the string cut from its
     text (as vLLM and OpenAI do). `finish_reason` is `"length"` when a sample used all
     `max_tokens`, else `"stop"`.
 
@@ -193,7 +198,8 @@ class TransformersProvider:
         usage: TokenUsage = {
             "prompt_tokens": raw.prompt_tokens,
             "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-            "llm_calls": 1,
+            "llm_calls": n,
+            "requests": 1,
         }
         return Generation(completions=completions * (n // samples), usage=usage)
 

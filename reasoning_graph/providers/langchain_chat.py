@@ -314,10 +314,16 @@ def _completion(
             "prompt_tokens": usage["input_tokens"],
             "completion_tokens": usage["output_tokens"],
             "llm_calls": 1,
+            "requests": 1,
         }
         completion_tokens: int | None = usage["output_tokens"]
     else:  # no usage reported: charge the most the call may have spent
-        spent = {"prompt_tokens": 0, "completion_tokens": max_tokens, "llm_calls": 1}
+        spent = {
+            "prompt_tokens": 0,
+            "completion_tokens": max_tokens,
+            "llm_calls": 1,
+            "requests": 1,
+        }
         completion_tokens = None
     completion = Completion(
         text=message.text,

@@ -260,6 +260,7 @@ class LlamaCppProvider:
             "prompt_tokens": reported["prompt_tokens"],
             "completion_tokens": reported["completion_tokens"],
             "llm_calls": 1,
+            "requests": 1,  # one model invocation per sample
         }
         completion = Completion(
             text=choice["message"]["content"] or "",

@@ -37,8 +37,9 @@ _NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
 class OpenAIProvider:
     """Sample chat completions from OpenAI or any OpenAI-compatible server (vLLM, SGLang, Ollama).
 
-    Usage is exact: it is summed from every successful response's `usage`, and `llm_calls`
-    counts successful HTTP requests (failed attempts are not charged). A server that omits
+    Usage is exact: it is summed from every successful response's `usage`; `llm_calls` counts
+    the completions returned (one request with `n=8` is 8 calls) and `requests` the successful
+    HTTP requests (failed attempts are not charged). A server that omits
     `usage` is charged the upper bound, `max_tokens` completion tokens per choice and no
     prompt tokens, so token budgets still hold.
 

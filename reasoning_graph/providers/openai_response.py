@@ -28,7 +28,8 @@ def read_chat_completion(
         seed: The request's seed, recorded on each completion.
 
     Returns:
-        At most `n` completions and the request's usage (one call).
+        At most `n` completions and the request's usage: one request, and one call per
+        completion returned (choices beyond `n` are charged their tokens, not a call).
 
     Raises:
         ValueError: Not a chat completion at all: a body that is not JSON by its content
@@ -49,18 +50,21 @@ def read_chat_completion(
     prompt = getattr(usage, "prompt_tokens", None)
     completion = getattr(usage, "completion_tokens", None)
     per_choice: int | None = None
+    calls = min(n, len(choices))
     if isinstance(prompt, int) and isinstance(completion, int):
         spent: TokenUsage = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
-            "llm_calls": 1,
+            "llm_calls": calls,
+            "requests": 1,
         }
         per_choice = completion if len(choices) == 1 else None
     else:  # no usage reported: charge the most the request may have spent
         spent = {
             "prompt_tokens": 0,
             "completion_tokens": max_tokens * len(choices),
-            "llm_calls": 1,
+            "llm_calls": calls,
+            "requests": 1,
         }
     try:
         completions = [

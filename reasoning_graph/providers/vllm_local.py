@@ -2,6 +2,10 @@
 
 `vllm` is imported when the provider is built (the `vllm` extra); nothing else in
 reasoning-graph imports it. For a vLLM *server* use `OpenAIProvider` with its `base_url`.
+
+(Over 350 lines: the request queue that batches concurrent `generate` calls into one engine
+call and the parsing of vLLM's `RequestOutput` share the private `_Request` record; split
+apart, each half would import the other's internals.)
 """
 
 from __future__ import annotations
@@ -59,9 +63,10 @@ class VLLMProvider:
 
     Usage is exact: `prompt_tokens` is the request's prompt length counted once (the `n`
     samples share it), `completion_tokens` the sum of the samples' token counts (the EOS
-    token included, as vLLM counts it), and `llm_calls` is 1 per `generate`, even when
-    it was batched with others. Each `Completion.seed` is the request's `seed` (the `n`
-    samples of one request are drawn from that one seed), or None when unseeded.
+    token included, as vLLM counts it), `llm_calls` is `n` (one per sample) and `requests`
+    is 1 per `generate`, even when it was batched with others. Each `Completion.seed` is the
+    request's `seed` (the `n` samples of one request are drawn from that one seed), or None
+    when unseeded.
 
     Logprobs are vLLM's defaults: log-probabilities of the model's raw distribution,
     before temperature and penalties; `top_logprobs` alternatives per token (0 to 20).
@@ -291,7 +296,8 @@ def parse_request_output(
     usage: TokenUsage = {
         "prompt_tokens": len(output.prompt_token_ids or []),
         "completion_tokens": sum(c.completion_tokens or 0 for c in completions),
-        "llm_calls": 1,
+        "llm_calls": len(completions),
+        "requests": 1,
     }
     return Generation(completions=completions, usage=usage)
 

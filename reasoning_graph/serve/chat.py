@@ -246,6 +246,7 @@ def _record_usage(access: MutableMapping[str, Any], result: Result) -> None:
         prompt_tokens=result.usage.prompt_tokens,
         completion_tokens=result.usage.completion_tokens,
         llm_calls=result.usage.llm_calls,
+        requests=result.usage.requests,
     )
 
 

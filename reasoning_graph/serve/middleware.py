@@ -3,8 +3,8 @@
 `AccessLog` writes one JSON line per request to the `reasoning_graph.serve.access` logger:
 `method`, `path`, `status` (499 when the client left before any answer), `duration_ms`,
 and, for chat requests, `model`, `strategy`, `n`, `stream`, `prompt_tokens`,
-`completion_tokens`, `llm_calls`, `error` (a code) and `disconnected`. It never records
-headers, bodies, query strings or keys.
+`completion_tokens`, `llm_calls`, `requests` (the upstream requests behind those calls),
+`error` (a code) and `disconnected`. It never records headers, bodies, query strings or keys.
 """
 
 from __future__ import annotations

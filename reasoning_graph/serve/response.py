@@ -9,8 +9,9 @@
   revisions). Every completion token was spent reasoning (the answer is read out of the
   winning solution, not generated again), so `completion_tokens_details.reasoning_tokens`
   equals `completion_tokens`;
-- `reasoning_graph`: the whole `Result` as JSON (candidates, scores, plan, difficulty, usage
-  per node, failures).
+- `reasoning_graph`: the whole `Result` as JSON (candidates, scores, plan, difficulty,
+  failures, and usage with `llm_calls` (generations and verifier scores) and `requests`
+  (upstream requests), in total and per node).
 """
 
 from __future__ import annotations

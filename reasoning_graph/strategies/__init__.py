@@ -88,6 +88,7 @@ _SAMPLING = StrategySpec(
     selection="majority",
     rounds=rounds_of_n,
     policy_choice="samples",
+    confidence_selection=True,
 )
 _REVISION = StrategySpec(
     summary="one chain of `n` attempts, each revising the earlier ones.",
@@ -221,6 +222,7 @@ def make_plan(
     has_verifier: bool,
     policy: Policy | None = None,
     step_verify: bool = False,
+    verifier_calls: int | None = None,
 ) -> Plan:
     """Turn a config into the run's plan, with the planner of its strategy's row.
 
@@ -230,6 +232,8 @@ def make_plan(
         has_verifier: Whether the graph has a verifier (revision selects by it).
         policy: `compute_optimal`'s policy; defaults to the one `config.policy` names.
         step_verify: The verifier scores each step (step search reserves per step).
+        verifier_calls: Model calls one verifier score costs (`calls_per_score`); defaults
+            to 1 when the verifier reserves tokens, else 0.
 
     Example:
         ```python
@@ -238,8 +242,11 @@ def make_plan(
         ```
     """
     spec = strategy_spec(config.strategy)
+    if verifier_calls is None:
+        verifier_calls = 1 if has_verifier and verifier_reserve > 0 else 0
     inputs = PlanInputs(
         verifier_reserve=verifier_reserve,
+        verifier_calls=verifier_calls if has_verifier else 0,
         has_verifier=has_verifier,
         step_verify=step_verify,
         selection=spec.selection_for(has_verifier),

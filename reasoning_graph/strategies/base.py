@@ -29,6 +29,7 @@ __all__ = [
     "fresh_samples",
     "rounds_of_n",
     "select_action",
+    "with_confidence",
 ]
 
 PolicyChoice = Literal["samples", "chains"]
@@ -41,7 +42,9 @@ class PlanInputs:
     """What a planner knows besides the config: the verifier and, for a policy, the policy."""
 
     verifier_reserve: int
-    """Completion tokens one verifier score reserves (0 when the verifier calls no model)."""
+    """Completion tokens one verifier score reserves (0 when the verifier generates none)."""
+    verifier_calls: int
+    """Model calls one verifier score (one step score) costs; 0 when it calls no model."""
     has_verifier: bool
     step_verify: bool
     """The verifier scores each step (`StepVerifier`)."""
@@ -79,6 +82,9 @@ class StrategySpec:
     """Whether (and how) a `compute_optimal` policy may choose it; `None`: it may not."""
     uses_policy: bool = False
     """The controller loads the policy for it and replaces its probe plan by the policy's."""
+    confidence_selection: bool = False
+    """It votes over sampled solutions, so `confidence_vote` and `confidence_filter` may
+    weight and filter its selection (and its samples carry token confidence)."""
     step_search: bool = False
     """It grows solutions a step at a time (`think` tasks with `partial`, one controller
     round per step) and its calls are counted by what the controller reserved (a step
@@ -110,8 +116,11 @@ def base_plan(
     verifier_reserve: int,
     *,
     verify: bool,
+    verifier_calls: int,
 ) -> Plan:
-    """The plan keys every strategy has; `base` is the strategy being run."""
+    """The plan keys every strategy has; `base` is the strategy being run. Each generation
+    reserves its tokens and one call, plus, when `verify`, one verifier score's tokens and
+    `verifier_calls` calls."""
     early_stop = config.early_stop if selection == "majority" else "none"
     return {
         "strategy": config.strategy,
@@ -130,13 +139,34 @@ def base_plan(
         "budget_tokens": config.budget_tokens,
         "reserve_per_generation": config.max_tokens + (verifier_reserve if verify else 0),
         "max_calls": config.max_calls,
-        # A verifier that reserves no tokens calls no model (a programmatic check).
-        "calls_per_generation": 1 + (1 if verify and verifier_reserve > 0 else 0),
+        "calls_per_generation": 1 + (verifier_calls if verify else 0),
         "early_stop": early_stop,
         "stop_confidence": config.stop_confidence,
         "wave_size": (config.wave_size or 4) if early_stop != "none" else 0,
-        "logprobs": config.logprobs,
+        "logprobs": config.wants_logprobs,
+        "confidence": {
+            "window": config.confidence_window,
+            "tail": config.confidence_tail,
+            "top_k": config.top_logprobs,
+            "measure": config.confidence_measure,
+            "weighted": config.confidence_vote,
+            "keep": config.confidence_filter,
+        },
     }
+
+
+def with_confidence(task: ThinkTask, plan: Plan) -> ThinkTask:
+    """`task` with the plan's confidence settings (how its candidates' confidence is
+    measured) when it asks for logprobs; unchanged for a plan saved before plans had them
+    (the defaults apply)."""
+    settings = plan.get("confidence")
+    if settings is not None and plan["logprobs"]:
+        task["confidence"] = {
+            "window": settings["window"],
+            "tail": settings["tail"],
+            "top_k": settings["top_k"],
+        }
+    return task
 
 
 def fresh_samples(
@@ -148,15 +178,18 @@ def fresh_samples(
     seeds = [plan["seed"] + first + offset for offset in range(len(chains))]
 
     def task(ids: list[str], seeds: list[int], chains: list[int | None]) -> ThinkTask:
-        return {
-            "question": question,
-            "ids": ids,
-            "seeds": seeds,
-            "chains": chains,
-            "max_tokens": plan["max_tokens"],
-            "temperature": plan["temperature"],
-            "logprobs": plan["logprobs"],
-        }
+        return with_confidence(
+            {
+                "question": question,
+                "ids": ids,
+                "seeds": seeds,
+                "chains": chains,
+                "max_tokens": plan["max_tokens"],
+                "temperature": plan["temperature"],
+                "logprobs": plan["logprobs"],
+            },
+            plan,
+        )
 
     if plan["share_prompt"]:
         return [task(ids, seeds, chains)]

@@ -37,6 +37,7 @@ def probe_planner(probe: str) -> Planner:
             0,
             inputs.verifier_reserve,
             verify=inputs.has_verifier,
+            verifier_calls=inputs.verifier_calls,
         )
         return {
             **plan,

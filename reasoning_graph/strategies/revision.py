@@ -30,6 +30,7 @@ def _plan_chains(config: ReasoningConfig, inputs: PlanInputs, chains: int) -> Pl
         chains,
         inputs.verifier_reserve,
         verify=inputs.selection in ("best_score", "weighted"),
+        verifier_calls=inputs.verifier_calls,
     )
 
 

@@ -3,7 +3,8 @@
 `self_consistency` (majority), `best_of_n` (highest verifier score) and `weighted_vote`
 (votes weighted by verifier score) differ only in their selection, which their registry row
 gives. A majority plan may stop early: it samples in waves and asks `stopping.should_stop`
-before each wave whether the samples left could still change the winner.
+before each wave whether the samples left could still change the winner (`consensus`: the
+votes weighted by token confidence, `confidence_vote.vote_confidences`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.confidence_vote import vote_confidences
 from reasoning_graph.state import Action, Candidate, Plan
-from reasoning_graph.stopping import should_stop
+from reasoning_graph.stopping import should_stop, vote_settled
 from reasoning_graph.strategies.base import PlanInputs, base_plan, fresh_samples, select_action
 
 if TYPE_CHECKING:
@@ -32,6 +34,7 @@ def plan_samples(config: ReasoningConfig, inputs: PlanInputs) -> Plan:
         0,
         inputs.verifier_reserve,
         verify=inputs.selection in ("best_score", "weighted"),
+        verifier_calls=inputs.verifier_calls,
     )
 
 
@@ -51,15 +54,27 @@ def next_samples(
     if remaining <= 0:
         return select_action("plan complete", "complete")
     if plan["early_stop"] != "none" and candidates:
-        groups = AnswerMatcher().groups([c["answer"] for c in candidates.values()])
+        voters = list(candidates.values())
+        groups = AnswerMatcher().groups([c["answer"] for c in voters])
         counts = [len(g) for g in groups]
+        weights = None
+        if plan["early_stop"] == "consensus":
+            confidences = vote_confidences(voters, plan.get("confidence"))
+            if confidences is not None:
+                weights = [sum(confidences[i] for i in group) for group in groups]
         if should_stop(
-            counts, remaining, rule=plan["early_stop"], confidence=plan["stop_confidence"]
+            counts,
+            remaining,
+            rule=plan["early_stop"],
+            confidence=plan["stop_confidence"],
+            weights=weights,
         ):
+            rule = plan["early_stop"]
+            settled = rule == "settled" or (rule == "consensus" and vote_settled(counts, remaining))
             return select_action(
-                f"vote settled early ({plan['early_stop']}): {sorted(counts, reverse=True)} "
+                f"vote settled early ({rule}): {sorted(counts, reverse=True)} "
                 f"with {remaining} sample(s) left unspent",
-                "confidence" if plan["early_stop"] == "confidence" else "settled",
+                "settled" if settled else "confidence",
             )
     wave = min(remaining, plan["wave_size"] or remaining)
     chains: list[int | None] = list(range(wave)) if plan["phase"] == "probe" else [None] * wave

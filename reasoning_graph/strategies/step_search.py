@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from reasoning_graph.state import Action, Candidate, Plan, SearchPlan, ThinkTask
-from reasoning_graph.strategies.base import PlanInputs, base_plan, select_action
+from reasoning_graph.strategies.base import PlanInputs, base_plan, select_action, with_confidence
 
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
@@ -67,7 +67,7 @@ def search_reserve(plan: Plan, round_: int) -> tuple[int, int, int]:
     generations = 1 + max(0, rollout)
     scores = round_ + generations if search["step_verify"] else 1
     tokens = generations * plan["max_tokens"] + scores * search["verifier_reserve"]
-    calls = generations + (scores if search["verifier_calls"] else 0)
+    calls = generations + scores * int(search["verifier_calls"])  # a bool in older plans
     return max(0, rollout), tokens, calls
 
 
@@ -82,7 +82,14 @@ def plan_step_search(
     """A step-search plan: `width` next steps per kept beam, `subtrees` DVTS subtrees (0:
     none), `lookahead` greedy rollout steps behind each new step; selection `search`."""
     plan = base_plan(
-        config, config.strategy, config.n, "search", subtrees, inputs.verifier_reserve, verify=True
+        config,
+        config.strategy,
+        config.n,
+        "search",
+        subtrees,
+        inputs.verifier_reserve,
+        verify=True,
+        verifier_calls=inputs.verifier_calls,
     )
     search: SearchPlan = {
         "beam_width": width,
@@ -92,7 +99,7 @@ def plan_step_search(
         "step_aggregation": config.step_aggregation,
         "step_verify": inputs.step_verify,
         "verifier_reserve": inputs.verifier_reserve,
-        "verifier_calls": inputs.has_verifier and inputs.verifier_reserve > 0,
+        "verifier_calls": inputs.verifier_calls if inputs.has_verifier else 0,
     }
     plan = {**plan, "max_tokens": config.step_tokens or config.max_tokens, "search": search}
     _, tokens, calls = search_reserve(plan, 0)
@@ -142,25 +149,24 @@ def step_tasks(
             else [([i], [s], [c]) for i, s, c in zip(ids, seeds, chains, strict=True)]
         )
         for group_ids, group_seeds, group_chains in groups:
-            tasks.append(
-                {
-                    "question": question,
-                    "ids": group_ids,
-                    "seeds": group_seeds,
-                    "chains": group_chains,
-                    "max_tokens": plan["max_tokens"],
-                    "temperature": plan["temperature"],
-                    "logprobs": plan["logprobs"],
-                    "partial": partial,
-                    "parent_id": parent_id,
-                    "round": round_,
-                    "step_separator": search["step_separator"],
-                    "final_step": round_ + 1 >= search["max_steps"],
-                    "rollout_steps": rollout,
-                    "reserve_tokens": tokens,
-                    "reserve_calls": calls,
-                }
-            )
+            task: ThinkTask = {
+                "question": question,
+                "ids": group_ids,
+                "seeds": group_seeds,
+                "chains": group_chains,
+                "max_tokens": plan["max_tokens"],
+                "temperature": plan["temperature"],
+                "logprobs": plan["logprobs"],
+                "partial": partial,
+                "parent_id": parent_id,
+                "round": round_,
+                "step_separator": search["step_separator"],
+                "final_step": round_ + 1 >= search["max_steps"],
+                "rollout_steps": rollout,
+                "reserve_tokens": tokens,
+                "reserve_calls": calls,
+            }
+            tasks.append(with_confidence(task, plan))
     return tasks
 
 

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from reasoning_graph.errors import ProviderError
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
-__all__ = ["StepVerdict", "StepVerifier", "Verdict", "Verifier", "gather_charged"]
+__all__ = [
+    "StepVerdict",
+    "StepVerifier",
+    "Verdict",
+    "Verifier",
+    "calls_per_score",
+    "gather_charged",
+]
 
 _T = TypeVar("_T")
 
@@ -65,6 +72,20 @@ class StepVerdict(BaseModel):
         if bad:
             raise ValueError(f"step scores must lie in [0, 1]; got {bad[:3]!r}")
         return scores
+
+
+def calls_per_score(verifier: Verifier) -> int:
+    """Model calls one score of `verifier` costs, which `max_calls` reserves for it.
+
+    A verifier says so with an optional `reserve_calls` property (an `LLMJudge` and a reward
+    model: 1; an `EnsembleVerifier`: its members' summed; a `ProgrammaticVerifier`: 0).
+    Without one, a verifier that reserves completion tokens is taken to call a model once
+    per score, and one that reserves none to call no model.
+    """
+    declared = getattr(verifier, "reserve_calls", None)
+    if isinstance(declared, int) and declared >= 0:
+        return declared
+    return 1 if verifier.reserve_tokens > 0 else 0
 
 
 @runtime_checkable

@@ -9,7 +9,13 @@ from typing import Literal, get_args
 
 from reasoning_graph.errors import ConfigurationError, ProviderError, ProviderUnavailableError
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
-from reasoning_graph.verifiers.base import StepVerdict, StepVerifier, Verdict, Verifier
+from reasoning_graph.verifiers.base import (
+    StepVerdict,
+    StepVerifier,
+    Verdict,
+    Verifier,
+    calls_per_score,
+)
 
 __all__ = ["EnsembleCombine", "EnsembleVerifier"]
 
@@ -68,6 +74,11 @@ class EnsembleVerifier:
     def reserve_tokens(self) -> int:
         """The members' reserves summed: every member may score each solution."""
         return sum(member.reserve_tokens for member in self._members)
+
+    @property
+    def reserve_calls(self) -> int:
+        """The members' calls per score summed: every member may score each solution."""
+        return sum(calls_per_score(member) for member in self._members)
 
     @property
     def verifiers(self) -> list[Verifier]:

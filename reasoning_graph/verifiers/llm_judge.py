@@ -96,6 +96,11 @@ class LLMJudge:
         """Completion tokens one verdict may spend."""
         return self._max_tokens
 
+    @property
+    def reserve_calls(self) -> int:
+        """1: one verdict (one step's verdict) is one generation of the judge model."""
+        return 1
+
     async def score(self, question: str, solution: str) -> Verdict:
         """Ask the judge model for a verdict on `solution`."""
         return await self._verdict(judge_messages(question, solution))

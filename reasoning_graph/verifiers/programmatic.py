@@ -68,6 +68,11 @@ class ProgrammaticVerifier:
         """0: no model is called."""
         return 0
 
+    @property
+    def reserve_calls(self) -> int:
+        """0: no model is called, so no score counts against `max_calls`."""
+        return 0
+
     def __repr__(self) -> str:
         return f"ProgrammaticVerifier({self._name!r})"
 

@@ -157,7 +157,8 @@ class RewardModel(ABC):
     A process model scores the marked steps in one pass (`_process`); `score()` splits the
     solution and folds the step scores with the format's `aggregation`. An outcome model
     scores a whole text (`_outcome`); its `score_steps()` scores each prefix of the steps.
-    A reward model generates nothing, so `reserve_tokens` is 0.
+    A reward model generates nothing, so `reserve_tokens` is 0; each pass is one call
+    (`reserve_calls`: a score is one pass, a step score at most one).
     """
 
     _format: RewardFormat
@@ -174,6 +175,11 @@ class RewardModel(ABC):
     def reserve_tokens(self) -> int:
         """0: a reward model generates no tokens."""
         return 0
+
+    @property
+    def reserve_calls(self) -> int:
+        """1: one score is one pass of the reward model, one call against `max_calls`."""
+        return 1
 
     async def score(self, question: str, solution: str) -> Verdict:
         """Score `solution`: the aggregated step scores (process) or the classifier's (outcome).

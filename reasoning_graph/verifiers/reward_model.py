@@ -75,7 +75,8 @@ class RewardModelVerifier(RewardModel):
     prefix of the steps, one request per step.
 
     A reward model generates nothing, so `reserve_tokens` is 0. Usage reports the prompt tokens
-    the server counted and one call per successful scoring request.
+    the server counted and one call (and one request) per successful scoring request; each
+    score counts one call against `max_calls` (`reserve_calls`).
 
     Requests go through the shared HTTP layer (`reasoning_graph.providers.http`), as the
     `OpenAIProvider`'s do: 408, 429 (honouring `Retry-After`), 5xx, timeouts, lost connections

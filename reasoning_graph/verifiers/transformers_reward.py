@@ -222,7 +222,7 @@ class TransformersRewardVerifier(RewardModel):
 
 
 def _usage(prompt_tokens: int) -> TokenUsage:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": 0, "llm_calls": 1}
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": 0, "llm_calls": 1, "requests": 1}
 
 
 def _torch_forward(

@@ -97,11 +97,13 @@ def marker_rows(
 
 
 def pooling_usage(body: Mapping[str, Any]) -> TokenUsage:
-    """One call and the prompt tokens the server counted (0 when it reports none)."""
+    """One call (a reward-model pass), one request, and the prompt tokens the server
+    counted (0 when it reports none)."""
     usage = body.get("usage")
     prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
     return {
         "prompt_tokens": prompt if isinstance(prompt, int) else 0,
         "completion_tokens": 0,
         "llm_calls": 1,
+        "requests": 1,
     }

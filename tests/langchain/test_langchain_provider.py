@@ -116,7 +116,12 @@ async def test_samples_n_concurrent_calls_with_distinct_seeds() -> None:
         c.finish_reason == "stop" and c.completion_tokens == 3 for c in generation.completions
     )
     # one call's usage, counted once per call
-    assert generation.usage == {"prompt_tokens": 28, "completion_tokens": 12, "llm_calls": 4}
+    assert generation.usage == {
+        "prompt_tokens": 28,
+        "completion_tokens": 12,
+        "llm_calls": 4,
+        "requests": 4,
+    }
     assert [type(m).__name__ for m in model.prompts[0]] == ["SystemMessage", "HumanMessage"]
 
 
@@ -130,7 +135,12 @@ async def test_max_concurrency_bounds_calls_in_flight() -> None:
 async def test_missing_usage_is_charged_max_tokens() -> None:
     model = RecordingChatModel(usage=None)
     generation = await LangChainProvider(model).generate(QUESTION, n=3, max_tokens=50)
-    assert generation.usage == {"prompt_tokens": 0, "completion_tokens": 150, "llm_calls": 3}
+    assert generation.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 150,
+        "llm_calls": 3,
+        "requests": 3,
+    }
     assert all(c.completion_tokens is None for c in generation.completions)
 
 

@@ -123,7 +123,9 @@ def test_tool_turn_passes_through_and_final_turn_is_the_majority() -> None:
     assert len(model.calls) == 2  # the tool turn and the plain final turn, nothing more
     assert sum(c.n for c in generator.calls) == 4
     assert final.response_metadata["strategy"] == "self_consistency"
-    assert final.response_metadata["llm_calls"] == len(generator.calls) + 1
+    # the 4 samples (one shared request) and the plain final turn
+    assert final.response_metadata["llm_calls"] == 4 + 1
+    assert final.response_metadata["requests"] == len(generator.calls) + 1
 
 
 def test_by_default_it_samples_the_agents_own_model() -> None:

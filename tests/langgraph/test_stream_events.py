@@ -40,6 +40,8 @@ async def test_self_consistency_events_in_order():
     assert events[1] == {
         "type": "budget",
         "spent_tokens": 0,
+        "llm_calls": 0,
+        "requests": 0,
         "spent_calls": 0,
         "budget_tokens": None,
         "max_calls": None,
@@ -56,6 +58,7 @@ async def test_self_consistency_events_in_order():
     assert events[5]["samples"] == 3 and events[5]["bin"] is not None
     assert events[6]["next"] == "select" and events[6]["spent_tokens"] == 12
     assert events[6]["spent_calls"] == 3
+    assert (events[6]["llm_calls"], events[6]["requests"]) == (3, 1)  # one request of n=3
     assert events[7] == {
         "type": "selected",
         "answer": "4",

@@ -85,7 +85,7 @@ async def test_tool_returns_answer_and_result_artifact():
     )
     assert isinstance(message, ToolMessage)
     assert message.content.startswith("Answer: 4\nEvidence: 2 of 3 candidates agree")
-    assert "12 completion tokens in 1 call." in message.content
+    assert "12 completion tokens in 3 calls." in message.content  # 3 samples, 1 request
     assert isinstance(message.artifact, Result) and message.artifact.answer == "4"
     # Invoked with plain args, a content_and_artifact tool returns the content only.
     assert (await tool.ainvoke({"question": Q})).startswith("Answer: 4")

@@ -40,7 +40,10 @@ async def test_a_repeated_call_is_served_from_the_cache(path: Path) -> None:
         first = await cache.generate(Q, n=3, seed=10)
         second = await cache.generate(Q, n=3, seed=10)
         assert calls(fake) == [(3, 10)]
-        assert second == first
+        assert second.completions == first.completions
+        # A hit is the same calls and tokens, but no request was sent for it.
+        assert first.usage["requests"] == 1
+        assert second.usage == {**first.usage, "requests": 0}
         assert [c.seed for c in second.completions] == [10, 11, 12]
         assert (cache.hits, cache.misses) == (3, 3)
         assert cache.model_name == "fake"
@@ -54,11 +57,13 @@ async def test_a_smaller_n_with_the_same_seed_hits_the_pool(path: Path) -> None:
         four = await cache.generate(Q, n=4, seed=0)
         assert calls(fake) == [(8, 0)]
         assert texts(four) == texts(pool)[:4]
-        # 6 prompt tokens over 8 samples: 0 each, the remainder (6) and the one call on seed 0.
+        # 6 prompt tokens over 8 samples: 0 each, the remainder (6) on seed 0; 4 samples are
+        # 4 calls, all served from the pool, so no request.
         assert four.usage == {
             "prompt_tokens": 6,
             "completion_tokens": sum(c.completion_tokens or 0 for c in four.completions),
-            "llm_calls": 1,
+            "llm_calls": 4,
+            "requests": 0,
         }
         # Extending the pool generates only the new seeds, in one call.
         twelve = await cache.generate(Q, n=12, seed=0)
@@ -111,9 +116,10 @@ async def test_replay_reproduces_the_generation_without_a_generator(path: Path) 
         recorded = [await cache.generate(Q, n=3, seed=0), await cache.generate(Q, n=5, seed=0)]
     with CachingGenerator(None, path, mode="replay") as replay:
         assert replay.model_name == "fake"
-        assert [await replay.generate(Q, n=3, seed=0), await replay.generate(Q, n=5, seed=0)] == (
-            recorded
-        )
+        replayed = [await replay.generate(Q, n=3, seed=0), await replay.generate(Q, n=5, seed=0)]
+        assert [g.completions for g in replayed] == [g.completions for g in recorded]
+        # the same tokens and calls, but no request: nothing was sent
+        assert [g.usage for g in replayed] == [{**g.usage, "requests": 0} for g in recorded]
         with pytest.raises(CacheMissError, match=r"'fake' with seed 5 .* read_write mode") as err:
             await replay.generate(Q, n=6, seed=0)
         assert isinstance(err.value, ProviderError)
@@ -149,7 +155,7 @@ class SharedUsageGenerator:
         self.calls += 1
         return Generation(
             completions=[Completion(text=f"text {seed} {i}", seed=seed) for i in range(n)],
-            usage={"prompt_tokens": 10, "completion_tokens": 23, "llm_calls": 1},
+            usage={"prompt_tokens": 10, "completion_tokens": 23, "llm_calls": n, "requests": 1},
         )
 
 
@@ -157,15 +163,32 @@ async def test_usage_shares_add_up_and_replay_exactly(path: Path) -> None:
     inner = SharedUsageGenerator()
     with CachingGenerator(inner, path) as cache:
         fresh = await cache.generate(Q, n=3, seed=0)
-        assert fresh.usage == {"prompt_tokens": 10, "completion_tokens": 23, "llm_calls": 1}
+        assert fresh.usage == {
+            "prompt_tokens": 10,
+            "completion_tokens": 23,
+            "llm_calls": 3,
+            "requests": 1,
+        }
         assert [c.completion_tokens for c in fresh.completions] == [None] * 3  # kept as reported
         assert [c.seed for c in fresh.completions] == [0, 1, 2]  # the sample's own seed
-        assert await cache.generate(Q, n=3, seed=0) == fresh
-        # Shares: prompt 10 -> 4, 3, 3; completion 23 -> 9, 7, 7; calls 1 -> 1, 0, 0.
+        replayed = await cache.generate(Q, n=3, seed=0)
+        assert replayed.completions == fresh.completions
+        assert replayed.usage == {**fresh.usage, "requests": 0}
+        # Shares: prompt 10 -> 4, 3, 3; completion 23 -> 9, 7, 7; one call per sample.
         first = await cache.generate(Q, n=1, seed=0)
-        assert first.usage == {"prompt_tokens": 4, "completion_tokens": 9, "llm_calls": 1}
+        assert first.usage == {
+            "prompt_tokens": 4,
+            "completion_tokens": 9,
+            "llm_calls": 1,
+            "requests": 0,
+        }
         rest = await cache.generate(Q, n=2, seed=1)
-        assert rest.usage == {"prompt_tokens": 6, "completion_tokens": 14, "llm_calls": 0}
+        assert rest.usage == {
+            "prompt_tokens": 6,
+            "completion_tokens": 14,
+            "llm_calls": 2,
+            "requests": 0,
+        }
         assert inner.calls == 1
 
 
@@ -184,7 +207,8 @@ async def test_concurrent_identical_requests_generate_once(path: Path) -> None:
     with CachingGenerator(fake, path) as cache:
         results = await asyncio.gather(*(cache.generate(Q, n=4, seed=0) for _ in range(3)))
         assert calls(fake) == [(4, 0)]
-        assert results[0] == results[1] == results[2]
+        assert all(r.completions == results[0].completions for r in results)
+        assert sorted(r.usage["requests"] for r in results) == [0, 0, 1]  # one request in all
         assert (cache.hits, cache.misses) == (8, 4)
 
 
@@ -206,7 +230,9 @@ def test_recordings_persist_and_serve_other_loops_and_threads(path: Path) -> Non
     fake = FakeGenerator(TEXTS)
     cache = CachingGenerator(fake, path)
     recorded = asyncio.run(cache.generate(Q, n=4, seed=0))
-    assert asyncio.run(cache.generate(Q, n=4, seed=0)) == recorded  # a second event loop
+    hit = asyncio.run(cache.generate(Q, n=4, seed=0))  # a second event loop
+    assert hit.completions == recorded.completions
+    assert hit.usage == {**recorded.usage, "requests": 0}
     seen: list[Generation] = []
     threads = [
         threading.Thread(target=lambda: seen.append(asyncio.run(cache.generate(Q, n=4, seed=0))))
@@ -217,9 +243,9 @@ def test_recordings_persist_and_serve_other_loops_and_threads(path: Path) -> Non
     for thread in threads:
         thread.join()
     cache.close()
-    assert seen == [recorded] * 4
+    assert seen == [hit] * 4
     with CachingGenerator(FakeGenerator(TEXTS), path) as reopened:  # a new process, in effect
-        assert asyncio.run(reopened.generate(Q, n=4, seed=0)) == recorded
+        assert asyncio.run(reopened.generate(Q, n=4, seed=0)) == hit
         assert reopened.misses == 0
     assert len(fake.calls) == 1
 
@@ -236,8 +262,12 @@ async def test_end_to_end_replay_gives_the_identical_result(path: Path) -> None:
     assert len(fake.calls) == made
     assert replayed.answer == recorded.answer == "4"
     assert replayed.candidates == recorded.candidates
-    assert replayed.usage == recorded.usage
-    assert replayed == recorded
+    # The same tokens and calls; the requests are the ones actually sent: none on replay.
+    assert recorded.usage.requests == 1 and replayed.usage.requests == 0
+    by_node = {node: {**spent, "requests": 0} for node, spent in recorded.usage.by_node.items()}
+    same_usage = recorded.usage.model_copy(update={"requests": 0, "by_node": by_node})
+    assert replayed.usage == same_usage
+    assert replayed == recorded.model_copy(update={"usage": same_usage})
 
 
 def test_configuration_errors(path: Path, tmp_path: Path) -> None:

@@ -286,7 +286,12 @@ async def test_texts_usage_and_finish_reasons(fake_transformers: types.ModuleTyp
     # EOS counted, the padding after it not
     assert [c.completion_tokens for c in completions] == [6, 6, 2]
     assert [c.seed for c in completions] == [3, 3, 3]
-    assert generation.usage == {"prompt_tokens": 3, "completion_tokens": 14, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 14,
+        "llm_calls": 3,
+        "requests": 1,
+    }
 
 
 async def test_stop_strings_cut_text_and_padding_is_not_counted(
@@ -350,7 +355,13 @@ async def test_greedy_generates_once_and_copies(fake_transformers: types.ModuleT
     generation = await provider.generate(QUESTION, n=3, max_tokens=3, temperature=0.0)
     assert model.calls[0]["num_return_sequences"] == 1 and model.calls[0]["do_sample"] is False
     assert [c.text for c in generation.completions] == ["The answer"] * 3
-    assert generation.usage == {"prompt_tokens": 3, "completion_tokens": 3, "llm_calls": 1}
+    # tokens charged once; each of the 3 completions returned is a call, from one generate
+    assert generation.usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 3,
+        "llm_calls": 3,
+        "requests": 1,
+    }
 
 
 async def test_exactly_n_or_an_error(fake_transformers: types.ModuleType) -> None:

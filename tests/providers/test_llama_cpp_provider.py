@@ -153,6 +153,7 @@ async def test_n_samples_sequentially_with_exact_usage(
         "prompt_tokens": sum(call["usage"]["prompt_tokens"] for call in calls),
         "completion_tokens": sum(call["usage"]["completion_tokens"] for call in calls),
         "llm_calls": 3,
+        "requests": 3,  # one model invocation per sample
     }
     for completion, call in zip(generation.completions, calls, strict=True):
         assert completion.completion_tokens == call["usage"]["completion_tokens"] <= 8
@@ -203,7 +204,8 @@ async def test_concurrent_calls_are_serialised(
     done.set()
     await ticking
     assert len(calls) == 6 and ticks > 1  # the event loop ran while llama.cpp worked
-    assert all(r.usage["llm_calls"] == 2 and len(r.completions) == 2 for r in results)
+    assert all(r.usage["llm_calls"] == r.usage["requests"] == 2 for r in results)
+    assert all(len(r.completions) == 2 for r in results)
     assert len({tuple(c.text for c in r.completions) for r in results}) == 1
 
 

@@ -119,7 +119,12 @@ async def test_one_request_with_n_returns_n_choices_and_exact_usage(router, make
     assert [c.text for c in generation.completions] == ["a", "b", "c"]
     assert all(c.seed == 7 and c.completion_tokens is None for c in generation.completions)
     assert generation.completions[0].finish_reason == "stop"
-    assert generation.usage == {"prompt_tokens": 12, "completion_tokens": 30, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 12,
+        "completion_tokens": 30,
+        "llm_calls": 3,  # three completions
+        "requests": 1,  # in one request
+    }
     [request] = sent(route)
     assert request == {
         "model": "m",
@@ -156,13 +161,23 @@ async def test_server_that_ignores_n_gets_seeded_single_requests(router, make) -
     assert {c.text: c.seed for c in first.completions} == {"s10": 10, "s11": 11, "s12": 12}
     assert [(r.get("n"), r["seed"]) for r in sent(route)[:1]] == [(3, 10)]
     assert sorted((r.get("n"), r["seed"]) for r in sent(route)[1:]) == [(None, 11), (None, 12)]
-    assert first.usage == {"prompt_tokens": 30, "completion_tokens": 33, "llm_calls": 3}
+    assert first.usage == {
+        "prompt_tokens": 30,
+        "completion_tokens": 33,
+        "llm_calls": 3,
+        "requests": 3,
+    }
 
     route.calls.clear()
     second = await provider.generate(QUESTION, n=2, seed=0)
 
     assert sorted((r.get("n"), r["seed"]) for r in sent(route)) == [(None, 0), (None, 1)]
-    assert second.usage == {"prompt_tokens": 20, "completion_tokens": 1, "llm_calls": 2}
+    assert second.usage == {
+        "prompt_tokens": 20,
+        "completion_tokens": 1,
+        "llm_calls": 2,
+        "requests": 2,
+    }
 
 
 async def test_use_n_false_sends_n_concurrent_seeded_requests(router, make) -> None:
@@ -184,7 +199,12 @@ async def test_use_n_false_sends_n_concurrent_seeded_requests(router, make) -> N
     assert sorted(r["seed"] for r in sent(route)) == [0, 1, 2, 3]
     assert all("n" not in r for r in sent(route))
     assert peak == 4
-    assert generation.usage == {"prompt_tokens": 16, "completion_tokens": 8, "llm_calls": 4}
+    assert generation.usage == {
+        "prompt_tokens": 16,
+        "completion_tokens": 8,
+        "llm_calls": 4,
+        "requests": 4,
+    }
 
 
 async def test_concurrency_limit_holds(router, make) -> None:
@@ -231,7 +251,7 @@ async def test_429_waits_as_long_as_retry_after_asks(
 
     assert route.call_count == 2
     assert sleep.delays == [expected]
-    assert generation.usage["llm_calls"] == 1
+    assert generation.usage["llm_calls"] == generation.usage["requests"] == 1
 
 
 async def test_retry_after_as_http_date(router, make, sleep) -> None:
@@ -263,7 +283,12 @@ async def test_500s_back_off_exponentially_then_succeed(router, make, sleep) -> 
 
     assert route.call_count == 4
     assert generation.completions[0].text == "ok"
-    assert generation.usage == {"prompt_tokens": 3, "completion_tokens": 1, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 3,
+        "completion_tokens": 1,
+        "llm_calls": 1,
+        "requests": 1,  # the failed attempts are not charged
+    }
     first, second, third = sleep.delays
     assert 0.5 <= first <= 1.0 and 1.0 <= second <= 1.5 and 2.0 <= third <= 2.5
 
@@ -320,7 +345,12 @@ async def test_missing_usage_charges_the_upper_bound(router, make) -> None:
 
     generation = await make().generate(QUESTION, n=2, max_tokens=50)
 
-    assert generation.usage == {"prompt_tokens": 0, "completion_tokens": 100, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 100,
+        "llm_calls": 2,
+        "requests": 1,
+    }
     assert all(c.completion_tokens is None for c in generation.completions)
 
 
@@ -391,7 +421,12 @@ async def test_extra_choices_are_dropped_but_charged(router, make) -> None:
     generation = await make().generate(QUESTION, n=1)
 
     assert [c.text for c in generation.completions] == ["a"]
-    assert generation.usage == {"prompt_tokens": 5, "completion_tokens": 8, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 5,
+        "completion_tokens": 8,  # the dropped choice's tokens too
+        "llm_calls": 1,  # but only the choice returned is a call
+        "requests": 1,
+    }
 
 
 async def test_api_key_never_leaks(router, make) -> None:
@@ -508,4 +543,9 @@ def test_default_client_is_made_per_event_loop(local_server: str) -> None:
     for _ in range(2):
         generation = asyncio.run(generate_then_close())
         assert [c.text for c in generation.completions] == ["ok", "ok", "ok"]
-        assert generation.usage == {"prompt_tokens": 6, "completion_tokens": 3, "llm_calls": 3}
+        assert generation.usage == {
+            "prompt_tokens": 6,
+            "completion_tokens": 3,
+            "llm_calls": 3,
+            "requests": 3,
+        }

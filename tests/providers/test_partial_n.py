@@ -123,7 +123,8 @@ async def test_the_provider_asks_for_exactly_the_missing_choices(
     assert generation.usage == {
         "prompt_tokens": server.charged("prompt_tokens"),
         "completion_tokens": server.charged("completion_tokens"),
-        "llm_calls": len(server.requests),
+        "llm_calls": n,  # one per generation, however many requests carried them
+        "requests": len(server.requests),
     }
 
     # The provider remembers the server ignores part of `n`: one-sample requests from now on.
@@ -153,4 +154,5 @@ async def test_the_graph_gets_exactly_n_candidates_each_choice_once(
     assert result.answer == "42"
     assert result.usage.prompt_tokens == server.charged("prompt_tokens")
     assert result.usage.completion_tokens == server.charged("completion_tokens")
-    assert result.usage.llm_calls == len(server.requests) == 1 + n - cap
+    assert result.usage.llm_calls == n
+    assert result.usage.requests == len(server.requests) == 1 + n - cap

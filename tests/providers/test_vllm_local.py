@@ -282,7 +282,12 @@ async def test_texts_usage_finish_reasons_and_seeds(fake_vllm: types.ModuleType)
     assert [c.seed for c in generation.completions] == [5, 5, 5]
     assert all(c.logprobs is None for c in generation.completions)
     # the prompt is counted once for the n samples that share it
-    assert generation.usage == {"prompt_tokens": 11, "completion_tokens": 13, "llm_calls": 1}
+    assert generation.usage == {
+        "prompt_tokens": 11,
+        "completion_tokens": 13,
+        "llm_calls": 3,
+        "requests": 1,
+    }
 
 
 async def test_logprobs_are_parsed_with_the_best_alternatives_first(
@@ -334,7 +339,8 @@ async def test_concurrent_calls_never_enter_the_engine_together_and_are_batched(
     )
     assert [len(g.completions) for g in generations] == [1, 2, 3, 4]
     assert [g.completions[0].seed for g in generations] == [0, 1, 2, 3]
-    assert all(g.usage["llm_calls"] == 1 for g in generations)
+    assert [g.usage["llm_calls"] for g in generations] == [1, 2, 3, 4]
+    assert all(g.usage["requests"] == 1 for g in generations)
     assert [len(batch) for batch in engine.batches] == [1, 3]
     assert sorted(p.n for p in engine.batches[1]) == [2, 3, 4]
 

@@ -169,7 +169,8 @@ async def test_each_fault_is_retried_once_then_answered(kind: FaultKind) -> None
     assert generation.usage == {
         "prompt_tokens": sent["usage"]["prompt_tokens"],
         "completion_tokens": sent["usage"]["completion_tokens"],
-        "llm_calls": 1,
+        "llm_calls": 2,  # the two choices of the one answered request
+        "requests": 1,  # the faulty attempt is not charged
     }
 
 
@@ -274,7 +275,8 @@ async def test_runs_at_20_percent_faults_all_finish_right_and_lose_nothing() -> 
             choice["message"]["content"] for response in sent for choice in response["choices"]
         )
         # ... and is charged exactly once, failed attempts not at all.
-        assert result.usage.llm_calls == len(sent)
+        assert result.usage.llm_calls == sum(len(r["choices"]) for r in sent)
+        assert result.usage.requests == len(sent)
         assert result.usage.prompt_tokens == sum(r["usage"]["prompt_tokens"] for r in sent)
         assert result.usage.completion_tokens == sum(r["usage"]["completion_tokens"] for r in sent)
         # Every injected fault but a length cut cost one retry of its own kind, except the
@@ -371,7 +373,8 @@ async def test_20_percent_faults_across_strategies_lose_nothing(name: str) -> No
             assert len(verdicts) == sum(1 for c in result.candidates if c.score is not None)
         if name != "parallel_revision":  # the judge scores every candidate
             assert all(c.score is not None for c in result.candidates)
-        assert result.usage.llm_calls == len(sent)
+        assert result.usage.llm_calls == len(texts)  # every choice a call, verdicts included
+        assert result.usage.requests == len(sent)
         assert result.usage.prompt_tokens == sum(r["usage"]["prompt_tokens"] for r in sent)
         assert result.usage.completion_tokens == sum(r["usage"]["completion_tokens"] for r in sent)
         retried = sum(count for kind, count in server.injected.items() if kind != "length")
@@ -405,7 +408,7 @@ async def test_branches_that_fail_after_retries_are_recorded_and_the_run_goes_on
     assert all("3 attempt" in f.message for f in result.failures)
     assert sorted(c.id for c in result.candidates) == ["c0", "c1", "c3", "c4", "c6", "c7"]
     assert [c.seed for c in result.candidates] == [0, 1, 3, 4, 6, 7]
-    assert result.usage.llm_calls == len(server.responses) == 6
+    assert result.usage.llm_calls == result.usage.requests == len(server.responses) == 6
     assert provider.retries.total == 2 * 2
 
 
@@ -454,4 +457,5 @@ async def test_max_concurrency_is_a_global_limit_across_bench_questions(
 
     assert all(r.correct for r in records) and len(records) == 8
     assert server.peak_in_flight == 5  # reached, never passed
-    assert len(server.responses) == sum(r.llm_calls for r in records)
+    assert len(server.responses) == sum(r.requests or 0 for r in records)
+    assert sum(len(r["choices"]) for r in server.responses) == sum(r.llm_calls for r in records)

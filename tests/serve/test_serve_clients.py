@@ -45,6 +45,7 @@ def test_openai_sync_client_gets_answer_reasoning_usage_and_result(
     assert result["strategy"] == "self_consistency"
     assert [c["answer"] for c in result["candidates"]] == ["42", "42", "42"]
     assert result["usage"]["llm_calls"] == 3
+    assert result["usage"]["requests"] == len(stub.responses)
 
 
 def test_usage_counts_the_verifier_calls_too(served: Served, stub: OpenAIStubServer):

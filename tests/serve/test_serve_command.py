@@ -92,7 +92,7 @@ def test_serve_answers_logs_json_and_shuts_down_gracefully(stub: OpenAIStubServe
         (200, "revision", True),
     ]
     assert chats[0]["completion_tokens"] == stub.responses[0]["usage"]["completion_tokens"]
-    assert {"method", "duration_ms", "prompt_tokens", "llm_calls"} <= chats[0].keys()
+    assert {"method", "duration_ms", "prompt_tokens", "llm_calls", "requests"} <= chats[0].keys()
     assert any(a["path"] == "/v1/models" and a["status"] == 401 for a in access)
     assert KEY not in "\n".join(lines)
 

@@ -126,7 +126,7 @@ class SpentThenDown:
 
     def _error(self) -> ProviderUnavailableError:
         error = ProviderUnavailableError("down after two calls")
-        error.spent = {"prompt_tokens": 10, "completion_tokens": 7, "llm_calls": 2}
+        error.spent = {"prompt_tokens": 10, "completion_tokens": 7, "llm_calls": 2, "requests": 2}
         return error
 
     async def score(self, question: str, solution: str) -> Verdict:
@@ -140,7 +140,7 @@ async def test_what_members_spent_is_charged_even_when_they_fail_or_are_skipped(
     """Spent tokens are charged whatever became of the scores: a failed member's `spent`, a
     member skipped for a wrong step count, and everything when all members fail. (Before,
     all three were dropped from the verdict's usage, so the controller undercounted.)"""
-    charged = {"prompt_tokens": 1, "completion_tokens": 2, "llm_calls": 1}
+    charged = {"prompt_tokens": 1, "completion_tokens": 2, "llm_calls": 1, "requests": 1}
 
     class Short:
         reserve_tokens = 2
@@ -153,12 +153,27 @@ async def test_what_members_spent_is_charged_even_when_they_fail_or_are_skipped(
 
     good = ProgrammaticVerifier(lambda q, s: 0.25)
     verdict = await EnsembleVerifier([SpentThenDown(), good]).score("q", "s")
-    assert verdict.usage == {"prompt_tokens": 10, "completion_tokens": 7, "llm_calls": 2}
+    assert verdict.usage == {
+        "prompt_tokens": 10,
+        "completion_tokens": 7,
+        "llm_calls": 2,
+        "requests": 2,
+    }
 
     steps = await EnsembleVerifier([SpentThenDown(), Short(), good]).score_steps("q", ["a", "b"])
     assert steps.step_scores == [0.25, 0.25]
-    assert steps.usage == {"prompt_tokens": 11, "completion_tokens": 9, "llm_calls": 3}
+    assert steps.usage == {
+        "prompt_tokens": 11,
+        "completion_tokens": 9,
+        "llm_calls": 3,
+        "requests": 3,
+    }
 
     with pytest.raises(ProviderUnavailableError) as caught:
         await EnsembleVerifier([SpentThenDown(), SpentThenDown()]).score("q", "s")
-    assert caught.value.spent == {"prompt_tokens": 20, "completion_tokens": 14, "llm_calls": 4}
+    assert caught.value.spent == {
+        "prompt_tokens": 20,
+        "completion_tokens": 14,
+        "llm_calls": 4,
+        "requests": 4,
+    }

@@ -30,7 +30,12 @@ class LogprobGenerator:
         top = {"Yes": math.log(p_yes), "No": math.log(1 - p_yes)}
         token = TokenLogprob(token="Yes", logprob=math.log(p_yes), top_logprobs=top)
         completion = Completion(text="Yes", logprobs=[token])
-        usage: TokenUsage = {"prompt_tokens": 10, "completion_tokens": 1, "llm_calls": 1}
+        usage: TokenUsage = {
+            "prompt_tokens": 10,
+            "completion_tokens": 1,
+            "llm_calls": 1,
+            "requests": 1,
+        }
         return Generation(completions=[completion], usage=usage)
 
 
@@ -39,7 +44,12 @@ async def test_each_step_is_judged_with_logprobs() -> None:
     judge = LLMJudge(generator)
     verdict = await judge.score_steps("2+2?", ["2+2=4", "so the answer is 4"])
     assert [round(s, 6) for s in verdict.step_scores] == [0.8, 0.3]
-    assert verdict.usage == {"prompt_tokens": 20, "completion_tokens": 2, "llm_calls": 2}
+    assert verdict.usage == {
+        "prompt_tokens": 20,
+        "completion_tokens": 2,
+        "llm_calls": 2,
+        "requests": 2,
+    }
     second = next(p for p in generator.prompts if "Is step 2" in p)
     assert "<<<BEGIN EARLIER STEPS>>>\n2+2=4\n<<<END EARLIER STEPS>>>" in second
     assert "<<<BEGIN STEP>>>\nso the answer is 4\n<<<END STEP>>>" in second
@@ -80,4 +90,9 @@ async def test_a_failed_step_verdict_carries_what_the_others_spent() -> None:
     with pytest.raises(ProviderUnavailableError, match="judge down") as caught:
         await LLMJudge(generator).score_steps("2+2?", ["2+2=4", "so", "the answer is 4"])
     assert len(generator.prompts) == 2  # steps 1 and 3 were judged all the same
-    assert caught.value.spent == {"prompt_tokens": 20, "completion_tokens": 2, "llm_calls": 2}
+    assert caught.value.spent == {
+        "prompt_tokens": 20,
+        "completion_tokens": 2,
+        "llm_calls": 2,
+        "requests": 2,
+    }

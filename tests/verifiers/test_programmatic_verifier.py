@@ -16,7 +16,12 @@ async def test_bool_and_float_results_become_scores() -> None:
     assert (await ProgrammaticVerifier(lambda q, s: False).score("q", "s")).score == 0.0
     verdict = await ProgrammaticVerifier(lambda q, s: 0.25, name="quarter").score("q", "s")
     assert verdict.score == 0.25 and verdict.rationale == "quarter: 0.25"
-    assert verdict.usage == {"prompt_tokens": 0, "completion_tokens": 0, "llm_calls": 0}
+    assert verdict.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "llm_calls": 0,
+        "requests": 0,
+    }
 
 
 async def test_sync_checks_run_off_the_event_loop_thread() -> None:

@@ -96,7 +96,13 @@ async def test_process_scores_steps_at_the_markers_with_step_pooling(router, mak
     prm = make()
     verdict = await prm.score_steps("What is 2+2?", ["2+2=4.", "So 4.", "Answer: 5"])
     assert verdict.step_scores == pytest.approx([0.9, 0.8, 0.3])
-    assert verdict.usage == {"prompt_tokens": 42, "completion_tokens": 0, "llm_calls": 1}
+    # three step scores from one pass: one call, one request
+    assert verdict.usage == {
+        "prompt_tokens": 42,
+        "completion_tokens": 0,
+        "llm_calls": 1,
+        "requests": 1,
+    }
     sent = json.loads(route.calls[0].request.content)
     assert sent["model"] == MODEL and sent["task"] == "token_classify"
     assert sent["messages"] == [
@@ -202,7 +208,12 @@ async def test_outcome_steps_a_failed_prefix_carries_what_the_others_spent(route
     orm = make(kind="outcome", prompt_format="text")
     with pytest.raises(ProviderResponseError) as caught:
         await orm.score_steps("q", ["a", "b", "c"])
-    assert caught.value.spent == {"prompt_tokens": 84, "completion_tokens": 0, "llm_calls": 2}
+    assert caught.value.spent == {
+        "prompt_tokens": 84,
+        "completion_tokens": 0,
+        "llm_calls": 2,
+        "requests": 2,
+    }
 
 
 async def test_retries_429_honouring_retry_after_then_succeeds(router, make, sleeps) -> None:

@@ -72,6 +72,7 @@ async def test_process_reads_step_scores_at_the_markers() -> None:
         "prompt_tokens": len(model.calls[0]),
         "completion_tokens": 0,
         "llm_calls": 1,
+        "requests": 1,
     }
     assert "<|assistant|> 2+2=4<extra_0>The answer is 5<extra_0>" in tokenizer.rendered[0]
     assert "Please reason step by step" in tokenizer.rendered[0]
