@@ -17,6 +17,11 @@ Every message names the bad value or the cause and says what to do about it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reasoning_graph.usage import TokenUsage
+
 __all__ = [
     "BudgetError",
     "ConfigurationError",
@@ -54,7 +59,15 @@ class DeadlineExceededError(ReasoningGraphError):
 
 
 class ProviderError(ReasoningGraphError):
-    """A generator or verifier backend failed."""
+    """A generator or verifier backend failed.
+
+    Attributes:
+        spent: The usage of the calls that succeeded within the failed operation before it
+            failed (the other steps a step verifier graded, say): spent all the same, so the
+            graph charges it. `None` when nothing was spent.
+    """
+
+    spent: TokenUsage | None = None
 
 
 class ProviderUnavailableError(ProviderError):

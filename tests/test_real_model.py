@@ -4,8 +4,11 @@ that llama.cpp reported.
 
 A spy on `Llama.create_chat_completion` records what llama.cpp itself returned, so the
 totals are checked against the library's numbers, not against our own bookkeeping. The
-answers of a 135M model are not checked: it shows the machinery, not good arithmetic.
-Completions are kept short (`max_tokens` <= 32) so the file runs in seconds.
+arithmetic of a 135M model is not trusted beyond what it reliably does: at temperature 0 it
+answers "What is 2 + 2?" with a step that says "2 + 2 = 4" (measured: every sample, on the
+first and on later calls), so that answer is checked; elsewhere the answers are checked for
+what the selection makes of them, whatever they are. Completions are kept short
+(`max_tokens` <= 48) so the file runs in seconds.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +38,8 @@ pytestmark = [
 ]
 
 QUESTION = "What is 17 + 25?"
+TRIVIAL = "What is 2 + 2?"
+INTEGER = re.compile(r"-?\d+")
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "llm_calls", "requests")
 
 
@@ -131,7 +138,28 @@ def test_solve_with_the_default_generator_reports_llama_cpps_usage(
         assert candidate.seed is not None
         assert candidate.completion_tokens == by_seed[candidate.seed]
         assert candidate.text  # the model wrote something
-    assert result.answer is None or result.answer in {c.answer for c in result.candidates}
+    # The vote: the answer is the most frequent one the samples stated (ties: the earliest),
+    # whatever the model made of the sum; None only when no sample stated one.
+    stated = [c.answer for c in result.candidates if c.answer is not None]
+    if stated:
+        top = max(Counter(stated).values())
+        assert result.answer == next(a for a in stated if stated.count(a) == top)
+    else:
+        assert result.answer is None
+
+
+def test_a_trivial_question_at_temperature_0_gets_a_parseable_right_answer(
+    llama_calls: list[dict[str, Any]],
+) -> None:
+    """What a 135M model reliably does: greedy, it works "2 + 2" out as 4 in every sample.
+    Plant caught: the answer extraction taking the first number of the text ("2")."""
+    result = solve(TRIVIAL, n=2, max_tokens=32, temperature=0.0)
+
+    assert [c["node"] for c in llama_calls] == ["think", "think"]
+    assert all(c.text and c.answer is not None for c in result.candidates)
+    assert all(INTEGER.fullmatch(c.answer or "") for c in result.candidates)
+    assert [c.answer for c in result.candidates] == ["4", "4"]
+    assert result.answer == "4"
 
 
 def test_weighted_vote_with_the_default_llm_judge(
@@ -168,8 +196,8 @@ def test_parallel_revision_runs(provider: Any, llama_calls: list[dict[str, Any]]
 def test_cli_json_on_the_embedded_model() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     completed = subprocess.run(
-        [sys.executable, "-m", "reasoning_graph", "solve", QUESTION]
-        + ["--n", "2", "--max-tokens", "32", "--json"],
+        [sys.executable, "-m", "reasoning_graph", "solve", TRIVIAL]
+        + ["--n", "2", "--max-tokens", "32", "--temperature", "0", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -180,7 +208,7 @@ def test_cli_json_on_the_embedded_model() -> None:
     [line] = completed.stdout.splitlines()  # one JSON object, nothing else on stdout
     result = json.loads(line)
     assert {"answer", "strategy", "difficulty", "usage", "candidates"} <= result.keys()
-    assert result["answer"] is None or isinstance(result["answer"], str)
+    assert result["answer"] == "4"  # greedy, the model works 2 + 2 out right (see above)
     assert result["strategy"] == "self_consistency"
     assert isinstance(result["difficulty"], dict)
     usage = result["usage"]
@@ -190,6 +218,7 @@ def test_cli_json_on_the_embedded_model() -> None:
     candidates = result["candidates"]
     assert len(candidates) == 2
     assert all({"answer", "score"} <= c.keys() for c in candidates)
+    assert [c["answer"] for c in candidates] == ["4", "4"]
     # one llama.cpp call per candidate, each reporting its own completion tokens
     assert sum(c["completion_tokens"] for c in candidates) == usage["completion_tokens"]
 

@@ -371,7 +371,11 @@ def test_plans_and_beam_width_defaults() -> None:
 
 @pytest.mark.parametrize("strategy", ["beam_search", "lookahead", "dvts"])
 def test_search_strategies_run_from_solve(strategy: str) -> None:
-    generator = ScriptedGenerator({"b00": "7", "b10": "7", "b01": "7"})
+    """Only the beams b00, b10 and b01 state an answer, 7, so the search must answer "7" with
+    one of them. Plant caught (and missed when this checked only `answer is not None`): the
+    vote in `nodes/select.py` returning its representative's text instead of its answer."""
+    answering = {"b00": "7", "b10": "7", "b01": "7"}
+    generator = ScriptedGenerator(answering)
     result = asyncio.run(
         asolve(
             "What is 3 + 4?",
@@ -383,7 +387,10 @@ def test_search_strategies_run_from_solve(strategy: str) -> None:
         )
     )
     assert result.strategy == strategy
-    assert result.answer is not None
+    assert result.answer == "7"
+    selected = result.selected
+    assert selected is not None and selected.answer == "7"
+    assert LABEL.findall(selected.text)[-1] in answering
 
 
 def stub_reply(request: Mapping[str, Any], choice_index: int) -> str:

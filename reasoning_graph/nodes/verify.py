@@ -77,6 +77,8 @@ def make_verify_node(
                 lost = failure_update("verify", [candidate["id"]], outcome)
                 update["failures"] += lost["failures"]
                 update["events"] += lost["events"]
+                if outcome.spent is not None:  # what the failed scoring spent all the same
+                    usage = add_usage(usage, outcome.spent)
                 continue
             if isinstance(outcome, BaseException):
                 raise outcome  # a bug, not a backend failure: let it surface

@@ -74,6 +74,10 @@ class Faults:
             `arrival` counts earlier arrivals of the same body (0 the first try, 1 its first
             retry, ...). Defaults to every valid chat request. E.g. fail the branch of
             seed 3 every time: `where=lambda body, i: body.get("seed") == 3` with `rate=1`.
+        on_hold: `(request_headers) -> None`, called on the server's thread when a `timeout`
+            fault starts holding a request. A test client can give up on that request at
+            once (virtual time) instead of waiting out a real timeout, which a slow but
+            healthy answer on a loaded machine could also reach. Defaults to none.
 
     Example:
         ```python
@@ -89,6 +93,7 @@ class Faults:
     retry_after_s: tuple[float, float] = (0.01, 0.05)
     hang_s: float = 5.0
     where: Callable[[Mapping[str, Any], int], bool] | None = None
+    on_hold: Callable[[Mapping[str, str]], None] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.rate <= 1.0:
@@ -146,6 +151,8 @@ async def inject_fault(
     if kind in ("500", "503"):
         return openai_error(int(kind), f"Server error {kind} (injected).", "server_error")
     if kind == "timeout":
+        if faults.on_hold is not None:
+            faults.on_hold(request.headers)
         await asyncio.sleep(faults.hang_s)  # cancelled when the client gives up
         completion = complete()
         keep(completion)

@@ -7,14 +7,25 @@ file. Verdicts are pydantic models at this edge and plain numbers inside the gra
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reasoning_graph.usage import TokenUsage
+from reasoning_graph.errors import ProviderError
+from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
-__all__ = ["StepVerdict", "StepVerifier", "Verdict", "Verifier", "calls_per_score"]
+__all__ = [
+    "StepVerdict",
+    "StepVerifier",
+    "Verdict",
+    "Verifier",
+    "calls_per_score",
+    "gather_charged",
+]
+
+_T = TypeVar("_T")
 
 
 class Verdict(BaseModel):
@@ -88,3 +99,31 @@ class StepVerifier(Verifier, Protocol):
     async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
         """Return how likely each prefix `steps[:i + 1]` is still on a correct path."""
         ...
+
+
+async def gather_charged(
+    calls: Iterable[Awaitable[_T]], usage_of: Callable[[_T], TokenUsage]
+) -> list[_T]:
+    """Await `calls` together and return their results in order.
+
+    Every call runs to its end, so none is left spending unseen. If one fails with a
+    `ProviderError`, the first such error is raised with the usage of the calls that
+    succeeded added to its `spent`: those tokens were spent, and the graph charges them.
+
+    Raises:
+        ProviderError: A call failed; `spent` holds what the others spent.
+    """
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    failed: ProviderError | None = None
+    spent = zero_usage()
+    for outcome in outcomes:
+        if isinstance(outcome, ProviderError):
+            failed = failed or outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome  # a bug, not a backend failure: let it surface
+        else:
+            spent = add_usage(spent, usage_of(outcome))
+    if failed is not None:
+        failed.spent = add_usage(failed.spent or zero_usage(), spent)
+        raise failed
+    return [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]

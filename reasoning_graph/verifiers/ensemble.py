@@ -104,6 +104,7 @@ class EnsembleVerifier:
         for index, result in enumerate(results):
             if isinstance(result, ProviderError):
                 notes.append(f"{self._label(index)} failed: {result}")
+                usage = add_usage(usage, result.spent or zero_usage())
             elif isinstance(result, BaseException):
                 raise result
             else:
@@ -111,7 +112,7 @@ class EnsembleVerifier:
                 usage = add_usage(usage, result.usage)
                 notes.append(f"{self._label(index)}: {result.score:.3f}")
         if not scores:
-            raise self._all_failed(notes, results)
+            raise self._all_failed(notes, results, usage)
         combined = self._combine([s for _, s in scores], [self._weights[i] for i, _ in scores])
         return Verdict(score=combined, usage=usage, rationale="; ".join(notes))
 
@@ -144,18 +145,20 @@ class EnsembleVerifier:
         for index, result in zip(able, results, strict=True):
             if isinstance(result, ProviderError):
                 notes.append(f"{self._label(index)} failed: {result}")
+                usage = add_usage(usage, result.spent or zero_usage())
             elif isinstance(result, BaseException):
                 raise result
-            elif len(result.step_scores) != len(steps):
-                notes.append(
-                    f"{self._label(index)} skipped: {len(result.step_scores)} scores for "
-                    f"{len(steps)} steps"
-                )
             else:
-                answered.append((index, result.step_scores))
-                usage = add_usage(usage, result.usage)
+                usage = add_usage(usage, result.usage)  # spent, even if its scores are skipped
+                if len(result.step_scores) != len(steps):
+                    notes.append(
+                        f"{self._label(index)} skipped: {len(result.step_scores)} scores for "
+                        f"{len(steps)} steps"
+                    )
+                else:
+                    answered.append((index, result.step_scores))
         if not answered:
-            raise self._all_failed(notes, results)
+            raise self._all_failed(notes, results, usage)
         weights = [self._weights[i] for i, _ in answered]
         combined = [
             self._combine([scores[step] for _, scores in answered], weights)
@@ -176,11 +179,14 @@ class EnsembleVerifier:
     def _label(self, index: int) -> str:
         return f"#{index} {type(self._members[index]).__name__}"
 
-    def _all_failed(self, notes: list[str], results: Sequence[object]) -> ProviderUnavailableError:
+    def _all_failed(
+        self, notes: list[str], results: Sequence[object], spent: TokenUsage
+    ) -> ProviderUnavailableError:
         error = ProviderUnavailableError(
             f"Every verifier of the ensemble failed or could not answer: {'; '.join(notes)}."
         )
         error.__cause__ = next((r for r in results if isinstance(r, BaseException)), None)
+        error.spent = spent  # what the members spent before failing, charged all the same
         return error
 
 

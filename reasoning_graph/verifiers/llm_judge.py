@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Sequence
@@ -11,7 +10,7 @@ from reasoning_graph.messages import ChatMessage
 from reasoning_graph.prompts import fence, judge_messages
 from reasoning_graph.providers.base import Completion, Generator
 from reasoning_graph.usage import add_usage, zero_usage
-from reasoning_graph.verifiers.base import StepVerdict, Verdict
+from reasoning_graph.verifiers.base import StepVerdict, Verdict, gather_charged
 
 __all__ = ["STEP_JUDGE_SYSTEM_PROMPT", "LLMJudge", "step_judge_messages"]
 
@@ -112,10 +111,15 @@ class LLMJudge:
         Returns:
             One score per step (P(Yes) where log-probabilities are given, else 1.0, 0.0 or
             0.5 for a parsed Yes, No or neither) and the usage of every request.
+
+        Raises:
+            ProviderError: A step's verdict failed; its `spent` holds the other verdicts'
+                usage.
         """
         steps = list(steps)
-        verdicts = await asyncio.gather(
-            *(self._verdict(step_judge_messages(question, steps, i)) for i in range(len(steps)))
+        verdicts = await gather_charged(
+            (self._verdict(step_judge_messages(question, steps, i)) for i in range(len(steps))),
+            lambda verdict: verdict.usage,
         )
         usage = zero_usage()
         for verdict in verdicts:

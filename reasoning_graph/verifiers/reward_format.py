@@ -10,7 +10,6 @@ solution, score the marked steps) into `score` and `score_steps`.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from reasoning_graph.errors import ConfigurationError, ProviderResponseError
 from reasoning_graph.messages import ChatMessage
 from reasoning_graph.steps import DEFAULT_STEP_SEPARATOR, StepAggregation, check_aggregation
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
-from reasoning_graph.verifiers.base import StepVerdict, Verdict
+from reasoning_graph.verifiers.base import StepVerdict, Verdict, gather_charged
 from reasoning_graph.verifiers.step_scoring import score_by_steps
 
 __all__ = [
@@ -217,7 +216,9 @@ class RewardModel(ABC):
             return StepVerdict(step_scores=[], usage=zero_usage())
         if self._format.kind == "outcome":
             prefixes = self._format.prefixes(clean)
-            parts = await asyncio.gather(*(self._outcome(question, p) for p in prefixes))
+            parts = await gather_charged(
+                (self._outcome(question, p) for p in prefixes), lambda part: part[1]
+            )
             usage = zero_usage()
             for _, part_usage in parts:
                 usage = add_usage(usage, part_usage)

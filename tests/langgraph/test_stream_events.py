@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
+
+from langchain_core.runnables import RunnableLambda
+from langgraph.graph import START, StateGraph
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
-from reasoning_graph.events import describe_event, emit
+from reasoning_graph.events import SelectedEvent, describe_event, emit
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 
 Q = "What is 2 + 2?"
@@ -131,7 +134,33 @@ async def test_asolve_on_event_gets_the_same_events():
 
 
 def test_emit_outside_a_graph_is_a_no_op():
-    emit({"type": "selected", "answer": "4", "candidate_id": "c0", "selection": "majority"})
+    """`emit` returns quietly outside a graph, both with no runnable context at all (a node
+    called directly, LangGraph raises `RuntimeError`) and inside a LangChain runnable that is
+    not a graph (a config without LangGraph's runtime, `KeyError`); inside a graph streaming
+    `custom`, the very same call is delivered. Plant caught: `emit` catching only
+    `RuntimeError` (the runnable case raises `KeyError`)."""
+    event: SelectedEvent = {
+        "type": "selected",
+        "answer": "4",
+        "candidate_id": "c0",
+        "selection": "majority",
+    }
+    assert emit(event) is None
+    assert RunnableLambda(lambda _: emit(event)).invoke(None) is None
+
+    class State(TypedDict):
+        question: str
+
+    def node(state: State) -> dict[str, Any]:
+        emit(event)
+        return {}
+
+    builder = StateGraph(State)
+    builder.add_node("node", node)
+    builder.add_edge(START, "node")
+    graph = builder.compile()
+    assert list(graph.stream({"question": Q}, stream_mode="custom")) == [event]
+    assert list(graph.stream({"question": Q}, stream_mode="updates")) == [{"node": None}]
 
 
 async def test_failure_event():

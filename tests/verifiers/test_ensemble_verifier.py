@@ -117,3 +117,63 @@ def test_bad_options(options, match) -> None:
 def test_empty_ensemble_is_rejected() -> None:
     with pytest.raises(ConfigurationError, match="empty"):
         EnsembleVerifier([])
+
+
+class SpentThenDown:
+    """A member that spent 7 tokens on 2 calls before its backend failed."""
+
+    reserve_tokens = 4
+
+    def _error(self) -> ProviderUnavailableError:
+        error = ProviderUnavailableError("down after two calls")
+        error.spent = {"prompt_tokens": 10, "completion_tokens": 7, "llm_calls": 2, "requests": 2}
+        return error
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        raise self._error()
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        raise self._error()
+
+
+async def test_what_members_spent_is_charged_even_when_they_fail_or_are_skipped() -> None:
+    """Spent tokens are charged whatever became of the scores: a failed member's `spent`, a
+    member skipped for a wrong step count, and everything when all members fail. (Before,
+    all three were dropped from the verdict's usage, so the controller undercounted.)"""
+    charged = {"prompt_tokens": 1, "completion_tokens": 2, "llm_calls": 1, "requests": 1}
+
+    class Short:
+        reserve_tokens = 2
+
+        async def score(self, question: str, solution: str) -> Verdict:
+            return Verdict(score=1.0, usage=charged)
+
+        async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+            return StepVerdict(step_scores=[1.0], usage=charged)
+
+    good = ProgrammaticVerifier(lambda q, s: 0.25)
+    verdict = await EnsembleVerifier([SpentThenDown(), good]).score("q", "s")
+    assert verdict.usage == {
+        "prompt_tokens": 10,
+        "completion_tokens": 7,
+        "llm_calls": 2,
+        "requests": 2,
+    }
+
+    steps = await EnsembleVerifier([SpentThenDown(), Short(), good]).score_steps("q", ["a", "b"])
+    assert steps.step_scores == [0.25, 0.25]
+    assert steps.usage == {
+        "prompt_tokens": 11,
+        "completion_tokens": 9,
+        "llm_calls": 3,
+        "requests": 3,
+    }
+
+    with pytest.raises(ProviderUnavailableError) as caught:
+        await EnsembleVerifier([SpentThenDown(), SpentThenDown()]).score("q", "s")
+    assert caught.value.spent == {
+        "prompt_tokens": 20,
+        "completion_tokens": 14,
+        "llm_calls": 4,
+        "requests": 4,
+    }

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import pytest
+
+from reasoning_graph.errors import ProviderUnavailableError
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.usage import TokenUsage
@@ -71,3 +74,25 @@ async def test_no_steps_makes_no_request() -> None:
     generator = FakeGenerator(["Yes"])
     verdict = await LLMJudge(generator).score_steps("q", [])
     assert verdict.step_scores == [] and not generator.calls
+
+
+async def test_a_failed_step_verdict_carries_what_the_others_spent() -> None:
+    """Every step's verdict runs to its end; the failure raised carries the usage of the
+    verdicts that came back in `spent`, for the graph to charge (before, it was lost)."""
+
+    class SecondStepDown(LogprobGenerator):
+        async def generate(self, messages: Sequence[ChatMessage], **options) -> Generation:
+            if "Is step 2 correct" in messages[-1]["content"]:
+                raise ProviderUnavailableError("judge down (503)")
+            return await super().generate(messages, **options)
+
+    generator = SecondStepDown()
+    with pytest.raises(ProviderUnavailableError, match="judge down") as caught:
+        await LLMJudge(generator).score_steps("2+2?", ["2+2=4", "so", "the answer is 4"])
+    assert len(generator.prompts) == 2  # steps 1 and 3 were judged all the same
+    assert caught.value.spent == {
+        "prompt_tokens": 20,
+        "completion_tokens": 2,
+        "llm_calls": 2,
+        "requests": 2,
+    }

@@ -195,6 +195,27 @@ async def test_outcome_single_class_is_the_score_and_steps_score_prefixes(router
     assert inputs == ["q a", "q a\n\nb"]
 
 
+async def test_outcome_steps_a_failed_prefix_carries_what_the_others_spent(router, make) -> None:
+    """Each prefix is its own request; when one is refused, the error raised carries the
+    usage of the prefixes scored in `spent`, for the graph to charge (before, it was lost)."""
+
+    def by_prefix(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["input"] == "q a\n\nb":
+            return httpx.Response(400, json={"error": {"message": "too long"}})
+        return httpx.Response(200, json=classify_body([0.6]))
+
+    router.post("/classify").mock(side_effect=by_prefix)
+    orm = make(kind="outcome", prompt_format="text")
+    with pytest.raises(ProviderResponseError) as caught:
+        await orm.score_steps("q", ["a", "b", "c"])
+    assert caught.value.spent == {
+        "prompt_tokens": 84,
+        "completion_tokens": 0,
+        "llm_calls": 2,
+        "requests": 2,
+    }
+
+
 async def test_retries_429_honouring_retry_after_then_succeeds(router, make, sleeps) -> None:
     router.post("/pooling").mock(
         side_effect=[
