@@ -16,6 +16,7 @@ from reasoning_graph.confidence import (
 from reasoning_graph.errors import ProviderError, ProviderResponseError
 from reasoning_graph.events import CandidateEvent, FailureEvent, record
 from reasoning_graph.nodes import NodeFunction
+from reasoning_graph.online_stop import can_stop_online, mark_online
 from reasoning_graph.prompts import continue_messages, solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
 from reasoning_graph.state import Candidate, Event, Failure, ThinkTask
@@ -227,9 +228,15 @@ def make_think_node(
         ]
         return {"candidates": candidates, "usage": {"think": usage}, "events": events}
 
+    stops_online = can_stop_online(generator)
+
     async def think(state: ThinkTask) -> dict[str, Any]:
         if "partial" in state:
             return await think_step(state)
+        online = state.get("online_stop")
+        watch: dict[str, Any] = {}  # a provider that can stop a trace gets the threshold
+        if online is not None and stops_online:
+            watch["online_stop"] = online
         try:
             generation = await generator.generate(
                 solve_messages(state["question"], system_prompt=system_prompt),
@@ -239,6 +246,7 @@ def make_think_node(
                 seed=state["seeds"][0],
                 logprobs=state["logprobs"],
                 top_logprobs=top_logprobs(state),
+                **watch,
             )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:
@@ -256,6 +264,8 @@ def make_think_node(
                 state["ids"], state["seeds"], state["chains"], generation.completions, strict=True
             )
         }
+        if online is not None:
+            candidates = {i: mark_online(c, supported=stops_online) for i, c in candidates.items()}
         return {
             "candidates": candidates,
             "usage": {"think": generation.usage},
