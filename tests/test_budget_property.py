@@ -90,7 +90,7 @@ texts = st.lists(
     verifier_reserve=st.none() | st.integers(0, 3),
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
-    confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
+    confidence=st.sampled_from(["off", "vote", "filter", "consensus", "online"]),
 )
 def test_budgets_and_n_are_never_exceeded(
     strategy: str,
@@ -113,13 +113,17 @@ def test_budgets_and_n_are_never_exceeded(
         return script[index % len(script)]
 
     # Token logprobs that differ between samples, for the confidence options (drawn for the
-    # rows that vote over samples; the consensus early stop for every row).
+    # rows that vote over samples; the consensus early stop for every row; online
+    # termination for the rows that sample after a warm-up, cutting the least sure).
     generator = FailingGenerator(
         reply, fail_at, logprobs=lambda index: [-0.1 - 0.5 * (index % 3), -3.0]
     )
     confidence_options: dict[str, Any] = {}
     if confidence == "consensus":
         confidence_options = {"early_stop": "consensus", "wave_size": 2}
+    elif confidence == "online" and REGISTRY[strategy].online_stop:
+        # DeepConf online: a warm-up of 2, then traces cut once a 2-token window falls.
+        confidence_options = {"online_stop": 0.5, "confidence_window": 2, "wave_size": 2}
     elif confidence != "off" and REGISTRY[strategy].confidence_selection:
         confidence_options = (
             {"confidence_vote": True} if confidence == "vote" else {"confidence_filter": 0.5}
@@ -223,6 +227,10 @@ def test_budgets_and_n_are_never_exceeded(
     if budget_tokens is not None:
         assert result.usage.completion_tokens <= budget_tokens
     # The usage the result reports is everything the fakes reported, nothing more or less.
+    # A trace cut online keeps its tokens (counted below) and abstains from the vote.
+    for candidate in result.candidates:
+        if candidate.online_stop == "stopped":
+            assert candidate.answer is None and candidate.finish_reason == "low_confidence"
     made = sum(len(text.split()) for text in (c.text for c in result.candidates))
     think_and_revise = sum(
         result.usage.by_node.get(node, {"completion_tokens": 0})["completion_tokens"]

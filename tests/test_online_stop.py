@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reasoning_graph import ReasoningConfig, asolve
+from reasoning_graph import asolve
 from reasoning_graph.nodes.think import new_candidate
 from reasoning_graph.online_stop import (
     STOP_REASON,
@@ -24,7 +24,6 @@ from reasoning_graph.online_stop import (
 from reasoning_graph.providers.base import Completion, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.state import Candidate
-from reasoning_graph.strategies import REGISTRY, make_plan
 
 POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
 TEXT = "a b c d e f The answer is 4."  # ten words: ten tokens
@@ -200,19 +199,6 @@ async def test_nothing_after_the_warmup_means_nothing_to_say() -> None:
         "2 + 2?", generator=FakeGenerator([TEXT], logprobs=alternating), n=3, online_stop=0.5
     )
     assert result.notes == [] and len(result.candidates) == 3
-
-
-def test_only_rows_that_sample_after_a_warmup_take_the_option() -> None:
-    for name, spec in REGISTRY.items():
-        if spec.online_stop:
-            config = ReasoningConfig(strategy=name, online_stop=0.9)
-            assert config.wants_logprobs
-            plan = make_plan(config, verifier_reserve=0, has_verifier=True)
-            assert plan["online_stop"]["keep"] == 0.9
-        else:
-            with pytest.raises(ValueError, match="online_stop cuts fresh samples"):
-                ReasoningConfig(strategy=name, online_stop=0.9)
-    assert "online_stop" not in make_plan(ReasoningConfig(), verifier_reserve=0, has_verifier=False)
 
 
 def test_the_note_names_a_plan_that_does_not_sample() -> None:
