@@ -18,8 +18,9 @@ whose group confidence falls below it:
 
 A provider can stop a trace only if it sees each token as it is generated: `LlamaCppProvider`
 (a logits processor that makes the model end) and `OpenAIProvider` (a stream it closes);
-`FakeGenerator` for tests. They say so with `stops_online` (`can_stop_online`); with any other provider the
-samples run to the end, are marked `unsupported`, and `online_stop_note` says so in one line.
+`FakeGenerator` for tests. They say so with `stops_online` (`can_stop_online`); with any
+other provider the samples run to the end, are marked `unsupported`, and `online_stop_note`
+says so in one line.
 """
 
 from __future__ import annotations

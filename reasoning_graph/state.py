@@ -51,17 +51,16 @@ budget could not pay for more work (`budget`), or the deadline passed (`deadline
 
 
 OnlineStopMark = Literal["watched", "stopped", "unsupported"]
-"""What online trace termination did to a sample drawn after the warm-up: watched it to its
-end, stopped it (its answer abstains), or could not watch it (the provider cannot stop a
-trace while it generates)."""
+"""What online termination did to a sample after the warm-up: watched it to its end, stopped
+it (its answer abstains), or could not watch it (the provider cannot stop a trace)."""
 
 
 class OnlineStopPlan(TypedDict):
     """DeepConf online trace termination in a plan (`Plan["online_stop"]`)."""
 
     keep: float
-    """The share of the warm-up traces whose lowest group confidence clears the threshold
-    (DeepConf's eta: 0.9 for DeepConf-high, 0.1 for DeepConf-low)."""
+    """The share of the warm-up whose lowest group confidence clears the threshold (0.9:
+    DeepConf-high, 0.1: DeepConf-low)."""
     warmup: int
     """The first samples (`c0` .. `c{warmup-1}`), drawn whole, that set the threshold."""
 
@@ -101,7 +100,6 @@ class Candidate(TypedDict):
     """`lookahead`: the beam's text followed by its greedy rollout, which is what the
     verifier scores; the rollout's steps are not kept as the beam's steps."""
     online_stop: NotRequired[OnlineStopMark]
-    """A sample drawn under online trace termination: whether it was stopped."""
 
 
 class SearchPlan(TypedDict):
@@ -167,7 +165,6 @@ class Plan(TypedDict):
     confidence: NotRequired[ConfidencePlan]
     """How token confidence is measured and used (absent from plans saved before it was)."""
     online_stop: NotRequired[OnlineStopPlan]
-    """DeepConf online trace termination, when asked (`ReasoningConfig.online_stop`)."""
     search: NotRequired[SearchPlan]
     """Step search only: how the steps are grown and scored."""
 

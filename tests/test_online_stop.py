@@ -126,28 +126,31 @@ async def test_a_low_confidence_trace_is_stopped_with_its_tokens_counted() -> No
 
 
 async def test_stopped_traces_abstain_from_the_vote() -> None:
-    """The unsure traces say 5; stopped, they cannot outvote the two sure 4s after the
-    warm-up. Without online stop, 5 wins 6 to 2."""
+    """The unsure traces say 5 in their first four words, so even cut after a window of four
+    their text states it; stopped, they abstain, and the two sure 4s win 2 to 1. Without
+    online stop, 5 wins 6 to 2.
+
+    Planted bug: `mark_online` keeping a stopped trace's answer made this fail (5 won 6 to 2
+    online too); reverted."""
 
     def script(messages: object, index: int) -> str:
-        return "a b c The answer is 4." if index in (0, 4) else "a b c The answer is 5."
+        answer = 4 if index in (0, 4) else 5
+        return f"The answer is {answer}. I checked it twice"
 
     def logprobs(index: int) -> list[float]:
         return SURE if index in (0, 4) else UNSURE
 
-    options = {"n": 8, "confidence_window": 2, "top_logprobs": 2, "wave_size": 2}
+    options = {"n": 8, "confidence_window": 4, "top_logprobs": 2, "wave_size": 2}
     plain = await asolve("2 + 2?", generator=FakeGenerator(script, logprobs=logprobs), **options)
     online = await asolve(
         "2 + 2?", generator=FakeGenerator(script, logprobs=logprobs), online_stop=0.5, **options
     )
     assert plain.answer == "5"
     # Warm-up c0 (sure, 4) and c1 (unsure, 5); threshold 1.65; c2, c3, c5, c6, c7 stop.
-    assert [c.online_stop for c in online.candidates][2:] == ["stopped"] * 2 + [
-        "watched",
-        "stopped",
-        "stopped",
-        "stopped",
-    ]
+    marks = [c.online_stop for c in online.candidates]
+    assert marks == [None, None, "stopped", "stopped", "watched", *["stopped"] * 3]
+    stopped = [c for c in online.candidates if c.online_stop == "stopped"]
+    assert all(c.text == "The answer is 5." and c.answer is None for c in stopped)
     assert online.answer == "4"
 
 

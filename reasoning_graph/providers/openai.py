@@ -175,8 +175,7 @@ class OpenAIProvider:
 
     @property
     def stops_online(self) -> bool:
-        """True: `generate(online_stop=...)` streams each sample and closes the stream of
-        one whose confidence falls (where the server streams logprobs)."""
+        """True: `generate(online_stop=...)` streams samples, closing those that falter."""
         return True
 
     @property
@@ -226,10 +225,9 @@ class OpenAIProvider:
                 `seed + 2`, .... Defaults to the server's randomness.
             logprobs: Return each sampled token's log-probability.
             top_logprobs: Alternatives per token to return with `logprobs` (0 to 20).
-            online_stop: Stop each completion once its group confidence falls below the
-                threshold (DeepConf online): every sample is then its own streamed request
-                with logprobs, closed when it falls (`finish_reason="low_confidence"`; see
-                `openai_stream` for how its tokens are counted). Defaults to none.
+            online_stop: Stop each completion whose group confidence falls below the
+                threshold (DeepConf online): each sample is then a streamed request, closed
+                when it falls (`openai_stream` counts its tokens). Defaults to none.
 
         Returns:
             Exactly `n` completions, each with the seed of the request that made it, and

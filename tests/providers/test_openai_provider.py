@@ -535,20 +535,8 @@ class ChunkStream(httpx.AsyncByteStream):
 
 
 def chunk(choices: list[dict[str, Any]], usage: tuple[int, int] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "m",
-        "choices": choices,
-    }
-    if usage is not None:
-        data["usage"] = {
-            "prompt_tokens": usage[0],
-            "completion_tokens": usage[1],
-            "total_tokens": sum(usage),
-        }
-    return data
+    """A chat.completion.chunk: `body`'s shape with streamed choices."""
+    return {**body([], usage=usage), "object": "chat.completion.chunk", "choices": choices}
 
 
 def token_chunk(word: str, top: tuple[float, float]) -> dict[str, Any]:
