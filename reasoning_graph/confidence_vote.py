@@ -29,6 +29,7 @@ __all__ = [
     "CONFIDENCE_SELECTIONS",
     "ConfidentVoters",
     "applies_to",
+    "confidence_cut",
     "confidence_note",
     "confident_voters",
     "keep_most_confident",
@@ -60,13 +61,31 @@ def keep_most_confident(values: Sequence[float], keep: float) -> list[int]:
     """
     if not values:
         return []
+    cut = confidence_cut(values, keep)
+    return [index for index, value in enumerate(values) if value >= cut]
+
+
+def confidence_cut(values: Sequence[float], keep: float) -> float:
+    """The `(1 - keep)` quantile of `values` (linear interpolation, numpy's default): the
+    least confidence the most confident `keep` share clears. DeepConf's filter keeps the
+    traces at or above it; its online mode stops a trace that falls below it.
+
+    Raises:
+        ValueError: `values` is empty.
+
+    Example:
+        ```python
+        confidence_cut([3.0, 1.0, 4.0, 2.0], keep=0.5)  # 2.5
+        ```
+    """
+    if not values:
+        raise ValueError("no confidences to take a quantile of")
     ordered = sorted(values)
     position = (1.0 - keep) * (len(ordered) - 1)
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     cut = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-    cut = min(cut, ordered[-1])  # rounding must never lift the cut above the best
-    return [index for index, value in enumerate(values) if value >= cut]
+    return min(cut, ordered[-1])  # rounding must never lift the cut above the best
 
 
 def vote_confidences(

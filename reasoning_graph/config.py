@@ -85,7 +85,8 @@ class ReasoningConfig(BaseModel):
     """`early_stop="confidence"`: how likely the leader must be to be the majority;
     `"consensus"`: the share of the confidence-weighted vote it must hold (DeepConf: 0.95)."""
     wave_size: int | None = Field(default=None, ge=1)
-    """Samples per wave when stopping early; `None` means 4 (or the policy's)."""
+    """Samples per wave when stopping early, and the warm-up samples of `online_stop`;
+    `None` means 4 (or the policy's)."""
     logprobs: bool = False
     """Ask for token log-probabilities: each candidate then carries its token confidence
     (`reasoning_graph.confidence`), and the difficulty estimate uses it. The confidence
@@ -109,6 +110,15 @@ class ReasoningConfig(BaseModel):
     group."""
     confidence_tail: int = Field(default=DEFAULT_TAIL, ge=1)
     """Tokens the tail confidence averages, from the end (DeepConf: 2048)."""
+    online_stop: float | None = Field(default=None, gt=0.0, le=1.0)
+    """DeepConf online trace termination: draw a warm-up of `wave_size` samples whole
+    (`compute_optimal`: its probe), then stop every later sample once its group confidence
+    (window `confidence_window`) falls below the threshold that this share of the warm-up
+    traces' lowest group confidence clears (DeepConf-high: 0.9, DeepConf-low: 0.1). A
+    stopped sample's tokens are counted and its answer abstains. Works with the embedded
+    llama.cpp provider and OpenAI-compatible servers that stream logprobs; elsewhere a note
+    says it did not apply. `None` (the default) never stops a trace. Sampling strategies
+    only; turns `logprobs` on (`reasoning_graph.online_stop`)."""
     policy: str | None = None
     """Policy file for `compute_optimal`; `None` means the one shipped with the package."""
     max_calls: int | None = Field(default=None, ge=1)
@@ -156,6 +166,16 @@ class ReasoningConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _online_stop_fits(self) -> ReasoningConfig:
+        if self.online_stop is None or strategy_spec(self.strategy).online_stop:
+            return self
+        accepted = ", ".join(name for name, spec in REGISTRY.items() if spec.online_stop)
+        raise ValueError(
+            f"online_stop cuts fresh samples drawn after a warm-up, which strategy "
+            f"{self.strategy!r} does not draw; use one of: {accepted}, or drop online_stop"
+        )
+
+    @model_validator(mode="after")
     def _confidence_selection_fits(self) -> ReasoningConfig:
         if not self.selects_by_confidence or strategy_spec(self.strategy).confidence_selection:
             return self
@@ -174,7 +194,12 @@ class ReasoningConfig(BaseModel):
     @property
     def wants_logprobs(self) -> bool:
         """Whether runs ask for logprobs: `logprobs`, or an option that needs confidence."""
-        return self.logprobs or self.selects_by_confidence or self.early_stop == "consensus"
+        return (
+            self.logprobs
+            or self.selects_by_confidence
+            or self.early_stop == "consensus"
+            or self.online_stop is not None
+        )
 
 
 # C0 controls but tab and newline, DEL, and C1 controls (some terminals read 0x9B as CSI).

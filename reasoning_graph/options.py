@@ -44,6 +44,7 @@ class ExtraOptions(TypedDict, total=False):
     confidence_measure: ConfidenceMeasure
     confidence_window: int
     confidence_tail: int
+    online_stop: float | None
     policy: str | None
     max_calls: int | None
     deadline_s: float | None

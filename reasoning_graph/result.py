@@ -8,8 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from reasoning_graph.confidence import Confidence
-from reasoning_graph.confidence_vote import confidence_note
-from reasoning_graph.state import candidate_order
+from reasoning_graph.online_stop import run_notes
+from reasoning_graph.state import OnlineStopMark, candidate_order
 from reasoning_graph.usage import TokenUsage, add_usage, total_usage, zero_usage
 
 __all__ = [
@@ -47,6 +47,9 @@ class CandidateResult(BaseModel):
     """Step search: whether the beam ended (final answer, empty step or `max_steps`)."""
     rollout: str | None = None
     """`lookahead`: the beam's text and the greedy rollout its score came from."""
+    online_stop: OnlineStopMark | None = None
+    """Online trace termination (`ReasoningConfig.online_stop`), for a sample drawn after
+    the warm-up: `watched` to its end, `stopped` (its answer abstains), or `unsupported`."""
 
 
 class DifficultyResult(BaseModel):
@@ -124,7 +127,8 @@ class Result(BaseModel):
             differ from the settings the thread started with, which the run kept; empty
             otherwise.
         notes: One line each on what did not run as asked but did not fail the run (token
-            confidence asked of a provider that returned no logprobs); empty otherwise.
+            confidence asked of a provider that returned no logprobs, online termination
+            asked of one that cannot stop a trace); empty otherwise.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -155,7 +159,6 @@ class Result(BaseModel):
             for node, spent in (state.get("usage") or {}).items()
         }
         candidates = sorted((state.get("candidates") or {}).values(), key=candidate_order)
-        note = confidence_note(state["plan"], candidates)
         return cls(
             question=state["question"],
             answer=state.get("answer"),
@@ -166,5 +169,5 @@ class Result(BaseModel):
             selected_id=state.get("selected_id"),
             usage=UsageResult(**total_usage(by_node), by_node=by_node),
             failures=[FailureResult(**f) for f in state.get("failures") or []],
-            notes=[note] if note else [],
+            notes=run_notes(state["plan"], candidates),
         )

@@ -23,6 +23,9 @@ __all__ = [
     "Event",
     "Failure",
     "InputState",
+    "OnlineStopMark",
+    "OnlineStopPlan",
+    "OnlineStopSettings",
     "OutputState",
     "Plan",
     "ReasoningState",
@@ -45,6 +48,30 @@ StopReason = Literal["complete", "settled", "confidence", "budget", "deadline"]
 every chain revised, every beam finished), or it stopped early: the vote could no longer be
 overturned (`settled`), the leader was likely enough to win (`confidence`), the token or call
 budget could not pay for more work (`budget`), or the deadline passed (`deadline`)."""
+
+
+OnlineStopMark = Literal["watched", "stopped", "unsupported"]
+"""What online termination did to a sample after the warm-up: watched it to its end, stopped
+it (its answer abstains), or could not watch it (the provider cannot stop a trace)."""
+
+
+class OnlineStopPlan(TypedDict):
+    """DeepConf online trace termination in a plan (`Plan["online_stop"]`)."""
+
+    keep: float
+    """The share of the warm-up whose lowest group confidence clears the threshold (0.9:
+    DeepConf-high, 0.1: DeepConf-low)."""
+    warmup: int
+    """The first samples (`c0` .. `c{warmup-1}`), drawn whole, that set the threshold."""
+
+
+class OnlineStopSettings(TypedDict):
+    """What a provider needs to stop one trace online (`ThinkTask["online_stop"]`)."""
+
+    threshold: float
+    """Stop once the group confidence of the last `window` tokens falls below this."""
+    window: int
+    top_k: int
 
 
 class Candidate(TypedDict):
@@ -72,6 +99,7 @@ class Candidate(TypedDict):
     rollout: NotRequired[str | None]
     """`lookahead`: the beam's text followed by its greedy rollout, which is what the
     verifier scores; the rollout's steps are not kept as the beam's steps."""
+    online_stop: NotRequired[OnlineStopMark]
 
 
 class SearchPlan(TypedDict):
@@ -137,6 +165,7 @@ class Plan(TypedDict):
     logprobs: bool
     confidence: NotRequired[ConfidencePlan]
     """How token confidence is measured and used (absent from plans saved before it was)."""
+    online_stop: NotRequired[OnlineStopPlan]
     search: NotRequired[SearchPlan]
     """Step search only: how the steps are grown and scored."""
 
@@ -201,6 +230,8 @@ class ThinkTask(TypedDict):
     """Tokens each id of this task reserves (defaults to the plan's per generation)."""
     reserve_calls: NotRequired[int]
     """Calls each id of this task reserves (defaults to the plan's per generation)."""
+    online_stop: NotRequired[OnlineStopSettings]
+    """Stop each trace once its group confidence falls below the warm-up's threshold."""
 
 
 class ReviseTask(TypedDict):

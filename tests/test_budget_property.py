@@ -167,7 +167,7 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
     verifier_reserve=st.none() | st.integers(0, 3),
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
-    confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
+    confidence=st.sampled_from(["off", "vote", "filter", "consensus", "online"]),
 )
 @tight_examples
 def test_budgets_and_n_are_never_exceeded(
@@ -191,13 +191,17 @@ def test_budgets_and_n_are_never_exceeded(
         return script[index % len(script)]
 
     # Token logprobs that differ between samples, for the confidence options (drawn for the
-    # rows that vote over samples; the consensus early stop for every row).
+    # rows that vote over samples; the consensus early stop for every row; online
+    # termination for the rows that sample after a warm-up, cutting the least sure).
     generator = FailingGenerator(
         reply, fail_at, logprobs=lambda index: [-0.1 - 0.5 * (index % 3), -3.0]
     )
     confidence_options: dict[str, Any] = {}
     if confidence == "consensus":
         confidence_options = {"early_stop": "consensus", "wave_size": 2}
+    elif confidence == "online" and REGISTRY[strategy].online_stop:
+        # DeepConf online: a warm-up of 2, then traces cut once a 2-token window falls.
+        confidence_options = {"online_stop": 0.5, "confidence_window": 2, "wave_size": 2}
     elif confidence != "off" and REGISTRY[strategy].confidence_selection:
         confidence_options = (
             {"confidence_vote": True} if confidence == "vote" else {"confidence_filter": 0.5}
@@ -299,6 +303,10 @@ def test_budgets_and_n_are_never_exceeded(
     )
     assert all((c.completion_tokens or 0) <= max_tokens for c in result.candidates)
 
+    # A trace cut online keeps its tokens (counted above) and abstains from the vote.
+    for candidate in result.candidates:
+        if candidate.online_stop == "stopped":
+            assert candidate.answer is None and candidate.finish_reason == "low_confidence"
     made = sum(len(text.split()) for text in (c.text for c in result.candidates))
     think_and_revise = sum(
         result.usage.by_node.get(node, {"completion_tokens": 0})["completion_tokens"]

@@ -160,3 +160,16 @@ def test_no_module_tests_a_strategy_name_but_its_own_and_the_registry() -> None:
         assert paths <= owners(name), (
             f"{name!r} spelled in {sorted(map(str, paths - owners(name)))}"
         )
+
+
+def test_online_stop_is_taken_by_the_rows_that_sample_after_a_warmup() -> None:
+    for name, spec in REGISTRY.items():
+        if spec.online_stop:
+            config = ReasoningConfig(strategy=name, online_stop=0.9)
+            assert config.wants_logprobs
+            plan = make_plan(config, verifier_reserve=0, has_verifier=True)
+            assert plan["online_stop"]["keep"] == 0.9
+        else:
+            with pytest.raises(ValueError, match="online_stop cuts fresh samples"):
+                ReasoningConfig(strategy=name, online_stop=0.9)
+    assert "online_stop" not in make_plan(ReasoningConfig(), verifier_reserve=0, has_verifier=False)

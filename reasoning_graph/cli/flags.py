@@ -81,6 +81,13 @@ CONFIG_FLAGS: tuple[ConfigFlag, ...] = (
     ConfigFlag("confidence_window", "tokens per group of the group confidence"),
     ConfigFlag("confidence_tail", "tokens the tail confidence averages"),
     ConfigFlag(
+        "online_stop",
+        "stop samples after a warm-up once their group confidence falls below what this "
+        "share of the warm-up clears, e.g. 0.9 (DeepConf online; logprobs on)",
+        default_text="never stop",
+        metavar="SHARE",
+    ),
+    ConfigFlag(
         "policy",
         "policy file for compute_optimal",
         default_text="the one shipped with the package",

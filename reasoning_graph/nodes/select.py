@@ -25,10 +25,11 @@ from langgraph.types import interrupt
 from typing_extensions import TypedDict
 
 from reasoning_graph.answers import AnswerMatcher
-from reasoning_graph.confidence_vote import confidence_note, confident_voters
+from reasoning_graph.confidence_vote import confident_voters
 from reasoning_graph.errors import ConfigurationError, NoCandidatesError
 from reasoning_graph.events import ReviewEvent, SelectedEvent, record
 from reasoning_graph.nodes import NodeFunction
+from reasoning_graph.online_stop import run_notes
 from reasoning_graph.state import Candidate, Event, ReasoningState, Selection, candidate_order
 
 __all__ = [
@@ -293,8 +294,8 @@ def make_select_node(*, review: bool = False) -> NodeFunction[ReasoningState]:
             "candidate_id": candidate_id,
             "selection": selection,
         }
-        note = confidence_note(state["plan"], candidates)
-        extra = {"note": note} if note else {}
+        notes = run_notes(state["plan"], candidates)
+        extra = {"note": "; ".join(notes)} if notes else {}
         events.append(record("select", event, tally=selected.tally, **extra))
         return {"answer": answer, "selected_id": candidate_id, "events": events}
 

@@ -17,6 +17,7 @@ from reasoning_graph.confidence import (
 from reasoning_graph.errors import ProviderError, ProviderResponseError
 from reasoning_graph.events import CandidateEvent, FailureEvent, emit, record, trace
 from reasoning_graph.nodes import NodeFunction
+from reasoning_graph.online_stop import can_stop_online, mark_online
 from reasoning_graph.prompts import continue_messages, solve_messages
 from reasoning_graph.providers.base import Completion, Generation, Generator
 from reasoning_graph.providers.progress import each_completion
@@ -263,12 +264,18 @@ def make_think_node(
         ]
         return {"candidates": candidates, "usage": {"think": usage}, "events": events}
 
+    stops_online = can_stop_online(generator)
+
     async def think(state: ThinkTask) -> dict[str, Any]:
         if "partial" in state:
             return await think_step(state)
+        online = state.get("online_stop")
+        watch: dict[str, Any] = {}  # a provider that can stop a trace gets the threshold
+        if online is not None and stops_online:
+            watch["online_stop"] = online
 
         def made(index: int, completion: Completion) -> Candidate:
-            return new_candidate(
+            candidate = new_candidate(
                 completion,
                 candidate_id=state["ids"][index],
                 node="think",
@@ -276,6 +283,9 @@ def make_think_node(
                 chain=state["chains"][index],
                 confidence=state.get("confidence"),
             )
+            if online is None:
+                return candidate
+            return mark_online(candidate, supported=stops_online)
 
         live = _LiveCandidates(state["ids"], made)
         try:
@@ -288,6 +298,7 @@ def make_think_node(
                     seed=state["seeds"][0],
                     logprobs=state["logprobs"],
                     top_logprobs=top_logprobs(state),
+                    **watch,
                 )
             check_count(generation, len(state["ids"]))
         except ProviderError as error:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from reasoning_graph.online_stop import STOP_REASON, TraceMonitor
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.state import OnlineStopSettings
 from reasoning_graph.usage import TokenUsage
 from reasoning_graph.verifiers.base import Verdict
 
@@ -50,6 +52,10 @@ class FakeGenerator:
             first `top_logprobs` asked for are its alternatives (the word, then `alt1`,
             `alt2`, ...). Without it (the default), completions carry no logprobs, as from a
             server that does not return them.
+        stops_online: Honour `generate(online_stop=...)`: with logprobs, a completion ends
+            at the word on which its `TraceMonitor` says stop (that word included, as a
+            stream closed after it), with `finish_reason="low_confidence"`. `False` makes
+            a generator that cannot stop a trace online, as most providers.
 
     Example:
         ```python
@@ -60,9 +66,15 @@ class FakeGenerator:
     """
 
     def __init__(
-        self, script: Script, *, model_name: str = "fake", logprobs: Logprobs | None = None
+        self,
+        script: Script,
+        *,
+        model_name: str = "fake",
+        logprobs: Logprobs | None = None,
+        stops_online: bool = True,
     ) -> None:
         self._script = script
+        self._stops_online = stops_online
         self._model_name = model_name
         self._logprobs = logprobs
         self.calls: list[GenerateCall] = []
@@ -72,6 +84,11 @@ class FakeGenerator:
     def model_name(self) -> str:
         """The scripted model's name."""
         return self._model_name
+
+    @property
+    def stops_online(self) -> bool:
+        """Whether `generate(online_stop=...)` stops low-confidence completions."""
+        return self._stops_online
 
     def _text(self, messages: Sequence[ChatMessage]) -> str:
         index = self.completions_made
@@ -107,8 +124,10 @@ class FakeGenerator:
         seed: int | None = None,
         logprobs: bool = False,
         top_logprobs: int = 0,
+        online_stop: OnlineStopSettings | None = None,
     ) -> Generation:
-        """Return the next `n` scripted texts, cut to `max_tokens` words."""
+        """Return the next `n` scripted texts, cut to `max_tokens` words (and, with
+        `online_stop`, at the word where the trace's confidence fell too low)."""
         self.calls.append(
             GenerateCall(
                 messages, n, max_tokens, seed, logprobs=logprobs, top_logprobs=top_logprobs
@@ -118,12 +137,19 @@ class FakeGenerator:
         for offset in range(n):
             words = self._text(messages).split()
             cut = words[:max_tokens]
+            finish = "length" if len(words) > max_tokens else "stop"
+            tokens = self._token_logprobs(cut, top_logprobs) if logprobs else None
+            if online_stop is not None and self._stops_online and tokens is not None:
+                monitor = TraceMonitor(online_stop)
+                end = next((i + 1 for i, t in enumerate(tokens) if monitor.observe(t)), None)
+                if end is not None:
+                    cut, tokens, finish = cut[:end], tokens[:end], STOP_REASON
             completions.append(
                 Completion(
                     text=" ".join(cut),
-                    finish_reason="length" if len(words) > max_tokens else "stop",
+                    finish_reason=finish,
                     completion_tokens=len(cut),
-                    logprobs=self._token_logprobs(cut, top_logprobs) if logprobs else None,
+                    logprobs=tokens,
                     seed=None if seed is None else seed + offset,
                 )
             )

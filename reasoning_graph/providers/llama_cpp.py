@@ -5,12 +5,14 @@ The default model is SmolLM2-135M-Instruct, whose weights ship inside the `llm-s
 construction and the model is loaded on the first `generate`, once.
 
 Per-token logprobs come from a logits processor, not from `logits_all=True`
-(`llama_logprobs.py`), so asking for them costs little.
+(`llama_logprobs.py`), so asking for them costs little; the same recorder, with a second
+processor, ends a trace whose confidence falls (`online_stop=`, DeepConf online).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import secrets
 import threading
@@ -24,12 +26,14 @@ from reasoning_graph.errors import (
     ProviderError,
     ProviderResponseError,
 )
+from reasoning_graph.online_stop import STOP_REASON
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, check_sampling
 from reasoning_graph.providers.progress import completion_ready
+from reasoning_graph.state import OnlineStopSettings
 from reasoning_graph.usage import TokenUsage, add_usage, zero_usage
 
 if TYPE_CHECKING:
-    from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
+    from reasoning_graph.providers.llama_logprobs import OnlineStop, TokenLogprobRecorder
     from reasoning_graph.providers.llama_model import EmbeddedLlama
 
 __all__ = ["LlamaCppProvider", "default_model_path"]
@@ -88,6 +92,11 @@ class LlamaCppProvider:
     samples from. They are the model's own distribution at temperature 1, before
     repetition penalties, top-k/top-p and the request's temperature (as OpenAI and vLLM
     report them), so they do not change with `temperature`.
+
+    `generate(online_stop=...)` watches each completion's group confidence as it samples and
+    ends it once it falls below the threshold (DeepConf online), with
+    `finish_reason="low_confidence"`: the token that crossed it is its last, and the model
+    is made to sample its end token next (`llama_logprobs.OnlineStop`).
 
     Args:
         model_path: A `.gguf` file. Defaults to the SmolLM2-135M-Instruct shipped in
@@ -163,6 +172,11 @@ class LlamaCppProvider:
         return self._name
 
     @property
+    def stops_online(self) -> bool:
+        """True: `generate(online_stop=...)` stops a trace while it samples."""
+        return True
+
+    @property
     def extra_buffer_types(self) -> bool:
         """Whether llama.cpp may use its extra CPU buffer types (AMX, repacking)."""
         return bool(self._options["extra_buffer_types"])
@@ -181,8 +195,10 @@ class LlamaCppProvider:
         seed: int | None = None,
         logprobs: bool = False,
         top_logprobs: int = 0,
+        online_stop: OnlineStopSettings | None = None,
     ) -> Generation:
-        """Sample `n` completions of `messages`, one llama.cpp call each (see the class).
+        """Sample `n` completions of `messages`, one llama.cpp call each (see the class);
+        with `online_stop`, each stops once its group confidence falls below the threshold.
 
         Raises:
             ConfigurationError: `n` or `max_tokens` is below 1, or `top_logprobs` is not
@@ -198,14 +214,14 @@ class LlamaCppProvider:
             "temperature": temperature,
             "stop": list(stop or []),
         }
-        top = top_logprobs if logprobs else None
+        watch = _Watch(top_logprobs if logprobs else None, online_stop)
         completions: list[Completion] = []
         usage = zero_usage()
         for index in range(n):
             # One thread call per completion, so each is reported as it ends
             # (`providers.progress`) and a cancelled run stops after the one in progress.
             seed = (base + index) % _SEED_MODULUS
-            completion, spent = await asyncio.to_thread(self._complete, request, seed, top)
+            completion, spent = await asyncio.to_thread(self._complete, request, seed, watch)
             completion_ready(index, completion)
             completions.append(completion)
             usage = add_usage(usage, spent)
@@ -224,22 +240,31 @@ class LlamaCppProvider:
         return self._llm
 
     def _complete(
-        self, request: dict[str, Any], seed: int, top: int | None
+        self, request: dict[str, Any], seed: int, watch: _Watch
     ) -> tuple[Completion, TokenUsage]:
-        """One completion; with `top` set (logprobs asked), its tokens' logprobs too."""
+        """One completion; with logprobs asked, its tokens' logprobs too; with online stop,
+        cut once its confidence falls."""
         recorder: TokenLogprobRecorder | None = None
+        stop: OnlineStop | None = None
         options: dict[str, Any] = {}
-        if top is not None:
-            from llama_cpp.llama import LogitsProcessorList
-
-            from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
-
-            recorder = TokenLogprobRecorder(top)
-            options["logits_processor"] = LogitsProcessorList([recorder.observe])
         with self._lock:
             llm = self._load()
-            if recorder is not None:
+            if watch.records:
+                from llama_cpp.llama import LogitsProcessorList
+
+                from reasoning_graph.providers.llama_logprobs import (
+                    OnlineStop,
+                    TokenLogprobRecorder,
+                )
+
+                recorder = TokenLogprobRecorder(watch.top_k)
+                processors = LogitsProcessorList([recorder.observe])
                 llm.sample_listener = recorder.sampled
+                if watch.online_stop is not None:
+                    stop = OnlineStop(recorder, watch.online_stop, _piece(llm), llm.token_eos())
+                    processors.append(stop.end)
+                    llm.sample_listener = stop.sampled
+                options["logits_processor"] = processors
             try:
                 response = llm.create_chat_completion(**request, **options, seed=seed)
             except ValueError as exc:
@@ -253,7 +278,7 @@ class LlamaCppProvider:
                 raise ProviderError(f"llama.cpp returned a {type(response).__name__}, not a dict.")
             choice, reported = response["choices"][0], response["usage"]
             logprobs = None
-            if recorder is not None:
+            if recorder is not None and watch.top is not None:
                 logprobs = recorder.logprobs(reported["completion_tokens"], _piece(llm))
         spent: TokenUsage = {
             "prompt_tokens": reported["prompt_tokens"],
@@ -263,7 +288,9 @@ class LlamaCppProvider:
         }
         completion = Completion(
             text=choice["message"]["content"] or "",
-            finish_reason=choice["finish_reason"],
+            finish_reason=STOP_REASON
+            if stop is not None and stop.stopped
+            else choice["finish_reason"],
             completion_tokens=reported["completion_tokens"],
             logprobs=logprobs,
             seed=seed,
@@ -271,9 +298,33 @@ class LlamaCppProvider:
         return completion, spent
 
 
-def _piece(llm: EmbeddedLlama) -> Callable[[int], str]:
-    """A token's text, as llama-cpp-python's own logprobs spell it."""
+class _Watch:
+    """What to read while sampling: logprobs (`top` alternatives; `None`: none asked) and
+    the online stop's settings."""
 
+    def __init__(self, top: int | None, online_stop: OnlineStopSettings | None) -> None:
+        self.top = top
+        self.online_stop = online_stop
+
+    @property
+    def records(self) -> bool:
+        """Whether the logits processor must record each token."""
+        return self.top is not None or self.online_stop is not None
+
+    @property
+    def top_k(self) -> int:
+        """Alternatives to record per token: the asked ones (the online stop then measures
+        what the candidate's confidence will), else the online stop's `k`."""
+        if self.top is None and self.online_stop is not None:
+            return self.online_stop["top_k"]
+        return self.top or 0
+
+
+def _piece(llm: EmbeddedLlama) -> Callable[[int], str]:
+    """A token's text, as llama-cpp-python's own logprobs spell it (cached per token: the
+    online stop spells every alternative of every token)."""
+
+    @functools.lru_cache(maxsize=4096)
     def piece(token: int) -> str:
         return llm.detokenize([token]).decode("utf-8", errors="ignore")
 

@@ -14,6 +14,14 @@ where `z` is the raw logits row. The processor runs before the sampler chain, so
 model's own distribution at temperature 1, before repetition penalties, top-k/top-p and
 temperature are applied: the same distribution OpenAI and vLLM report, and the same values
 llama-cpp-python returns with `logits_all=True`, whatever temperature the sample used.
+
+`OnlineStop` builds on the recorder to stop a trace whose confidence falls (DeepConf online,
+`reasoning_graph.online_stop`). llama-cpp-python (0.3.36) takes `stopping_criteria` only in
+`create_completion`, not in `create_chat_completion`, so the stop is a second logits
+processor: once the monitor says stop, it hands the sampler a row where only the
+end-of-generation token is possible. The completion then ends as any other does: the token
+that crossed the threshold is its last (in its text and `completion_tokens`), and the forced
+end token, like every end token, is sampled but not part of it.
 """
 
 from __future__ import annotations
@@ -25,9 +33,11 @@ import numpy as np
 import numpy.typing as npt
 
 from reasoning_graph.errors import ProviderError
+from reasoning_graph.online_stop import TraceMonitor
 from reasoning_graph.providers.base import TokenLogprob
+from reasoning_graph.state import OnlineStopSettings
 
-__all__ = ["TokenLogprobRecorder"]
+__all__ = ["OnlineStop", "TokenLogprobRecorder"]
 
 
 @dataclass(frozen=True)
@@ -110,12 +120,81 @@ class TokenLogprobRecorder:
                 f"llama.cpp reported {count} completion tokens but sampled {len(self._steps)}; "
                 "generate without logprobs=True."
             )
-        parsed = []
-        for step in self._steps[:count]:
-            top: dict[str, float] = {}
-            for token_id, logprob in zip(step.top_ids, step.top_logprobs, strict=True):
-                top.setdefault(piece(token_id), logprob)
-            parsed.append(
-                TokenLogprob(token=piece(step.token), logprob=step.logprob, top_logprobs=top)
-            )
-        return parsed
+        return [_token_logprob(step, piece) for step in self._steps[:count]]
+
+    def last(self, piece: Callable[[int], str]) -> TokenLogprob:
+        """The token sampled last, as `logprobs` spells it.
+
+        Raises:
+            ProviderError: No token was sampled yet.
+        """
+        if not self._steps:
+            raise ProviderError("llama.cpp asked for the last token before sampling one.")
+        return _token_logprob(self._steps[-1], piece)
+
+
+def _token_logprob(step: _Step, piece: Callable[[int], str]) -> TokenLogprob:
+    """A recorded step as a `TokenLogprob`; alternatives that share a text keep the most
+    likely one's logprob."""
+    top: dict[str, float] = {}
+    for token_id, logprob in zip(step.top_ids, step.top_logprobs, strict=True):
+        top.setdefault(piece(token_id), logprob)
+    return TokenLogprob(token=piece(step.token), logprob=step.logprob, top_logprobs=top)
+
+
+class OnlineStop:
+    """Ends a llama.cpp trace once its group confidence falls below the threshold
+    (`reasoning_graph.online_stop.TraceMonitor`).
+
+    Pass `sampled` as the model's sample listener (it records the token's logprobs with the
+    recorder, then shows the token to the monitor) and `end` as the request's logits
+    processor after the recorder's `observe`; one serves one completion.
+
+    Args:
+        recorder: The completion's recorder (its `observe` runs first).
+        settings: The threshold, window and `k`.
+        piece: A token's text, as the recorded logprobs spell it.
+        end_token: The model's end-of-generation token (`Llama.token_eos()`).
+
+    Example:
+        ```python
+        stop = OnlineStop(recorder, {"threshold": 1.2, "window": 64, "top_k": 20}, piece, 2)
+        llm.sample_listener = stop.sampled
+        processors = LogitsProcessorList([recorder.observe, stop.end])
+        llm.create_chat_completion(..., logits_processor=processors)
+        stop.stopped  # whether it cut the completion
+        ```
+    """
+
+    def __init__(
+        self,
+        recorder: TokenLogprobRecorder,
+        settings: OnlineStopSettings,
+        piece: Callable[[int], str],
+        end_token: int,
+    ) -> None:
+        self._recorder = recorder
+        self._monitor = TraceMonitor(settings)
+        self._piece = piece
+        self._end_token = end_token
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the trace's confidence fell below the threshold."""
+        return self._monitor.stopped
+
+    def sampled(self, token: int) -> None:
+        """Record the token drawn (`TokenLogprobRecorder.sampled`) and watch it."""
+        self._recorder.sampled(token)
+        self._monitor.observe(self._recorder.last(self._piece))
+
+    def end(
+        self, input_ids: npt.NDArray[np.intc], scores: npt.NDArray[np.single]
+    ) -> npt.NDArray[np.single]:
+        """A logits processor: the row unchanged, or, once stopped, a row where only the
+        end-of-generation token can be sampled (whatever the temperature or sampler)."""
+        if not self._monitor.stopped:
+            return scores
+        ended = np.full_like(scores, -np.inf)
+        ended[self._end_token] = 0.0
+        return ended

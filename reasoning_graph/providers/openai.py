@@ -1,7 +1,8 @@
 """`OpenAIProvider`: a `Generator` on the official `openai` SDK, for any OpenAI-compatible server.
 
 One request with `n` where the server honours it, concurrent seeded requests where it does not
-(Ollama, llama.cpp). Clients, retries, the concurrency limit, error translation and key
+(Ollama, llama.cpp), and streamed requests that can be cut short for online trace termination
+(`openai_stream.py`). Clients, retries, the concurrency limit, error translation and key
 redaction are the shared HTTP layer's (`reasoning_graph.providers.http`).
 """
 
@@ -18,11 +19,14 @@ from openai.types.chat import ChatCompletionMessageParam
 from pydantic import SecretStr
 
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.online_stop import TraceMonitor
 from reasoning_graph.providers.base import ChatMessage, Generation, check_sampling
 from reasoning_graph.providers.http import ErrorHints, HttpLayer, HttpLimits
 from reasoning_graph.providers.openai_response import read_chat_completion
+from reasoning_graph.providers.openai_stream import read_chat_stream
 from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.providers.retry import RetryCounter
+from reasoning_graph.state import OnlineStopSettings
 from reasoning_graph.usage import add_usage, zero_usage
 
 if TYPE_CHECKING:
@@ -172,6 +176,11 @@ class OpenAIProvider:
         return self._model
 
     @property
+    def stops_online(self) -> bool:
+        """True: `generate(online_stop=...)` streams samples, closing those that falter."""
+        return True
+
+    @property
     def base_url(self) -> str:
         """The server's root URL."""
         return self._base_url or _OPENAI_BASE_URL
@@ -204,6 +213,7 @@ class OpenAIProvider:
         seed: int | None = None,
         logprobs: bool = False,
         top_logprobs: int = 0,
+        online_stop: OnlineStopSettings | None = None,
     ) -> Generation:
         """Sample `n` completions of `messages`.
 
@@ -217,6 +227,9 @@ class OpenAIProvider:
                 `seed + 2`, .... Defaults to the server's randomness.
             logprobs: Return each sampled token's log-probability.
             top_logprobs: Alternatives per token to return with `logprobs` (0 to 20).
+            online_stop: Stop each completion whose group confidence falls below the
+                threshold (DeepConf online): each sample is then a streamed request, closed
+                when it falls (`openai_stream` counts its tokens). Defaults to none.
 
         Returns:
             Exactly `n` completions, each with the seed of the request that made it, and
@@ -230,7 +243,10 @@ class OpenAIProvider:
                 were still malformed after `max_attempts` tries.
         """
         check_sampling(n, max_tokens, top_logprobs, max_top_logprobs=20)
-        request = _Request(messages, max_tokens, temperature, stop, logprobs, top_logprobs)
+        top = top_logprobs if logprobs or online_stop is None else online_stop["top_k"]
+        request = _Request(messages, max_tokens, temperature, stop, logprobs, top, online_stop)
+        if online_stop is not None:  # one stream per sample, so each can be closed alone
+            return await self._fan_out(request, n, seed, 0)
         if n == 1 or not self._use_n or self._server_ignores_n:
             return await self._fan_out(request, n, seed, 0)
         first = await self._send(request, n, seed)
@@ -281,6 +297,9 @@ class OpenAIProvider:
     async def _send(self, request: _Request, n: int, seed: int | None) -> Generation:
         """Make one chat completion request, with retries, and parse its answer."""
 
+        if request.online_stop is not None:
+            return await self._send_stream(request, request.online_stop, seed)
+
         async def call(client: openai.AsyncOpenAI) -> Generation:
             response = await client.chat.completions.create(
                 model=self._model,
@@ -299,6 +318,34 @@ class OpenAIProvider:
 
         return await self._http.send(call, where=f"{self.base_url} (model {self._model!r})")
 
+    async def _send_stream(
+        self, request: _Request, online_stop: OnlineStopSettings, seed: int | None
+    ) -> Generation:
+        """Make one streamed one-sample request, with retries, cut when its confidence falls."""
+
+        async def call(client: openai.AsyncOpenAI) -> Generation:
+            stream = await client.chat.completions.create(
+                model=self._model,
+                messages=cast(list[ChatCompletionMessageParam], list(request.messages)),
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                stop=list(request.stop) if request.stop else openai.omit,
+                seed=seed if seed is not None else openai.omit,
+                logprobs=True,
+                top_logprobs=request.top_logprobs or openai.omit,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            return await read_chat_stream(
+                stream,
+                monitor=TraceMonitor(online_stop),
+                max_tokens=request.max_tokens,
+                seed=seed,
+                logprobs=request.logprobs,
+            )
+
+        return await self._http.send(call, where=f"{self.base_url} (model {self._model!r})")
+
 
 @dataclass(frozen=True)
 class _Request:
@@ -310,3 +357,4 @@ class _Request:
     stop: Sequence[str] | None
     logprobs: bool
     top_logprobs: int
+    online_stop: OnlineStopSettings | None = None

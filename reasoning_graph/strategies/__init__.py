@@ -89,6 +89,7 @@ _SAMPLING = StrategySpec(
     rounds=rounds_of_n,
     policy_choice="samples",
     confidence_selection=True,
+    online_stop=True,
 )
 _REVISION = StrategySpec(
     summary="one chain of `n` attempts, each revising the earlier ones.",

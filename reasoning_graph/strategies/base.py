@@ -12,7 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from reasoning_graph.state import Action, Candidate, Plan, Selection, StopReason, ThinkTask
+from reasoning_graph.state import (
+    Action,
+    Candidate,
+    Plan,
+    Selection,
+    StopReason,
+    ThinkTask,
+)
 
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
@@ -30,6 +37,7 @@ __all__ = [
     "rounds_of_n",
     "select_action",
     "with_confidence",
+    "with_online_stop",
 ]
 
 PolicyChoice = Literal["samples", "chains"]
@@ -85,6 +93,9 @@ class StrategySpec:
     confidence_selection: bool = False
     """It votes over sampled solutions, so `confidence_vote` and `confidence_filter` may
     weight and filter its selection (and its samples carry token confidence)."""
+    online_stop: bool = False
+    """It draws fresh samples in waves after a warm-up (`sampling.next_samples`), so
+    `online_stop` may cut the samples drawn after the warm-up."""
     step_search: bool = False
     """It grows solutions a step at a time (`think` tasks with `partial`, one controller
     round per step) and its calls are counted by what the controller reserved (a step
@@ -122,7 +133,7 @@ def base_plan(
     reserves its tokens and one call, plus, when `verify`, one verifier score's tokens and
     `verifier_calls` calls."""
     early_stop = config.early_stop if selection == "majority" else "none"
-    return {
+    plan: Plan = {
         "strategy": config.strategy,
         "base": base,
         "phase": "fixed",
@@ -153,6 +164,15 @@ def base_plan(
             "keep": config.confidence_filter,
         },
     }
+    return with_online_stop(plan, config, config.wave_size or 4)
+
+
+def with_online_stop(plan: Plan, config: ReasoningConfig, warmup: int) -> Plan:
+    """`plan` with its `online_stop` entry (the first `warmup` samples set the threshold)
+    when the config asks for online trace termination; unchanged otherwise."""
+    if config.online_stop is not None:
+        plan["online_stop"] = {"keep": config.online_stop, "warmup": warmup}
+    return plan
 
 
 def with_confidence(task: ThinkTask, plan: Plan) -> ThinkTask:

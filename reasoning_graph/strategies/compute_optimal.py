@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING
 
 from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Plan
-from reasoning_graph.strategies.base import PlanInputs, Planner, StrategySpec, base_plan
+from reasoning_graph.strategies.base import (
+    PlanInputs,
+    Planner,
+    StrategySpec,
+    base_plan,
+    with_online_stop,
+)
 
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
@@ -39,13 +45,14 @@ def probe_planner(probe: str) -> Planner:
             verify=inputs.has_verifier,
             verifier_calls=inputs.verifier_calls,
         )
-        return {
+        probe_plan: Plan = {
             **plan,
             "phase": "probe",
             "early_stop": "none",
             "wave_size": 0,
             "stop_confidence": policy.stop_confidence,
         }
+        return with_online_stop(probe_plan, config, n)  # the probe is the warm-up
 
     return plan_probe
 

@@ -4,7 +4,9 @@
 (votes weighted by verifier score) differ only in their selection, which their registry row
 gives. A majority plan may stop early: it samples in waves and asks `stopping.should_stop`
 before each wave whether the samples left could still change the winner (`consensus`: the
-votes weighted by token confidence, `confidence_vote.vote_confidences`).
+votes weighted by token confidence, `confidence_vote.vote_confidences`). With `online_stop`
+the first `warmup` samples are a wave of their own, and the later ones carry the threshold
+they set (`online_stop.watch_after_warmup`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.confidence_vote import vote_confidences
+from reasoning_graph.online_stop import watch_after_warmup
 from reasoning_graph.state import Action, Candidate, Plan
 from reasoning_graph.stopping import should_stop, vote_settled
 from reasoning_graph.strategies.base import PlanInputs, base_plan, fresh_samples, select_action
@@ -77,10 +80,14 @@ def next_samples(
                 "settled" if settled else "confidence",
             )
     wave = min(remaining, plan["wave_size"] or remaining)
+    online = plan.get("online_stop")
+    if online is not None and launched < online["warmup"]:  # the warm-up is a wave of its own
+        wave = min(wave, online["warmup"] - launched)
     chains: list[int | None] = list(range(wave)) if plan["phase"] == "probe" else [None] * wave
+    tasks = fresh_samples(question, plan, launched, chains)
     return {
         "kind": "think",
-        "think": fresh_samples(question, plan, launched, chains),
+        "think": watch_after_warmup(tasks, plan, list(candidates.values()), launched),
         "revise": [],
         "reason": f"sample {wave} solution(s)",
     }

@@ -23,7 +23,7 @@ from reasoning_graph.errors import (
 from reasoning_graph.providers.base import ChatMessage, Completion, Generator
 from reasoning_graph.providers.cache import CachingGenerator
 from reasoning_graph.providers.llama_cpp import LlamaCppProvider, default_model_path
-from reasoning_graph.providers.llama_logprobs import TokenLogprobRecorder
+from reasoning_graph.providers.llama_logprobs import OnlineStop, TokenLogprobRecorder
 from reasoning_graph.providers.progress import each_completion
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
@@ -254,6 +254,9 @@ class FakeLlama:
         self.sampled: list[tuple[int, int]] = []  # (step, token)
         FakeLlama.instances.append(self)
 
+    def token_eos(self) -> int:
+        return 0
+
     def detokenize(self, tokens: list[int]) -> bytes:
         return "".join(VOCAB[t] for t in tokens if t).encode()
 
@@ -405,6 +408,94 @@ def test_the_recorder_refuses_what_it_cannot_pair() -> None:
         recorder.sampled(len(VOCAB))
     with pytest.raises(ProviderError, match="reported 1 completion tokens but sampled 0"):
         recorder.logprobs(1, piece=lambda t: VOCAB[t])
+
+
+# --- online trace termination (DeepConf online) through a stopping criterion --------------
+
+
+def confidence(step: int, k: int) -> float:
+    """DeepConf's token confidence of a `ROWS` step: minus the mean of its top-k logprobs."""
+    return float(-np.sort(log_softmax(ROWS[step]))[::-1][:k].mean())
+
+
+def test_the_processor_ends_the_trace_once_a_full_window_falls_below_the_threshold() -> None:
+    threshold = (confidence(0, 2) + confidence(1, 2)) / 2 + 1e-6  # just above steps 0-1
+    recorder = TokenLogprobRecorder(top_logprobs=2)
+    stop = OnlineStop(
+        recorder, {"threshold": threshold, "window": 2, "top_k": 2}, VOCAB.__getitem__, 0
+    )
+    ids = np.array([1], dtype=np.intc)
+    for step, token in enumerate([1, 2]):
+        row = ROWS[step].copy()
+        assert stop.end(ids, recorder.observe(ids, row)) is row  # passed through unchanged
+        assert not stop.stopped
+        stop.sampled(token)
+    assert stop.stopped  # the second token filled the window, below the threshold
+    ended = stop.end(ids, recorder.observe(ids, ROWS[2].copy()))
+    assert ended[0] == 0.0 and np.all(np.isneginf(ended[1:]))  # only the end token is left
+    assert len(recorder.logprobs(2, VOCAB.__getitem__)) == 2
+
+
+@pytest.mark.parametrize(("threshold", "stopped"), [(100.0, True), (0.0, False)])
+async def test_the_embedded_provider_cuts_a_low_confidence_trace(
+    fake_llama: LlamaCppProvider, threshold: float, stopped: bool
+) -> None:
+    generation = await fake_llama.generate(
+        STORY,
+        n=2,
+        max_tokens=3,
+        temperature=0.7,
+        seed=0,
+        logprobs=True,
+        top_logprobs=2,
+        online_stop={"threshold": threshold, "window": 2, "top_k": 2},
+    )
+    [llm] = FakeLlama.instances
+    assert fake_llama.stops_online and llm.sample_listener is None
+    for completion in generation.completions:
+        assert completion.logprobs is not None
+        assert len(completion.logprobs) == completion.completion_tokens
+        if stopped:  # the second token crossed it; the end token was forced next
+            assert completion.finish_reason == "low_confidence"
+            assert completion.completion_tokens == 2
+        else:
+            assert completion.finish_reason != "low_confidence"
+    if stopped:
+        assert generation.usage["completion_tokens"] == 4
+        assert [token for step, token in llm.sampled if step == 2] == [0, 0]
+
+
+async def test_online_stop_without_logprobs_asked_returns_none(
+    fake_llama: LlamaCppProvider,
+) -> None:
+    generation = await fake_llama.generate(
+        STORY,
+        max_tokens=3,
+        temperature=0.0,
+        seed=0,
+        online_stop={"threshold": 100.0, "window": 2, "top_k": 2},
+    )
+    [completion] = generation.completions
+    assert completion.finish_reason == "low_confidence" and completion.logprobs is None
+    assert completion.text == " a b" and completion.completion_tokens == 2
+
+
+@pytest.mark.real_model
+@needs_local
+async def test_the_real_model_stops_where_the_monitor_says(provider: LlamaCppProvider) -> None:
+    """With a threshold no window can clear, SmolLM2 ends after its third token (a window of
+    three) and the three are the ones it writes without the stop."""
+    question: list[ChatMessage] = [{"role": "user", "content": "What is 17 + 25?"}]
+    options: dict[str, Any] = {"max_tokens": 12, "temperature": 0.0, "seed": 1, "logprobs": True}
+    cut = await provider.generate(
+        question, **options, top_logprobs=5, online_stop={"threshold": 1e9, "window": 3, "top_k": 5}
+    )
+    whole = await provider.generate(question, **options, top_logprobs=5)
+    [stopped], [full] = cut.completions, whole.completions
+    assert stopped.finish_reason == "low_confidence" and stopped.completion_tokens == 3
+    assert cut.usage["completion_tokens"] == 3
+    assert stopped.logprobs == (full.logprobs or [])[:3]
+    assert full.text.startswith(stopped.text) and (full.completion_tokens or 0) > 3
 
 
 @pytest.mark.real_model

@@ -549,3 +549,133 @@ def test_default_client_is_made_per_event_loop(local_server: str) -> None:
             "llm_calls": 3,
             "requests": 3,
         }
+
+
+# --- online trace termination: streamed samples closed when their confidence falls --------
+
+
+class ChunkStream(httpx.AsyncByteStream):
+    """An SSE body sent one event at a time; records how many went out and whether the
+    client closed it."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [
+            b"data: [DONE]\n\n"
+        ]
+        self.sent = 0
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.events:
+            self.sent += 1
+            yield event
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def chunk(choices: list[dict[str, Any]], usage: tuple[int, int] | None = None) -> dict[str, Any]:
+    """A chat.completion.chunk: `body`'s shape with streamed choices."""
+    return {**body([], usage=usage), "object": "chat.completion.chunk", "choices": choices}
+
+
+def token_chunk(word: str, top: tuple[float, float]) -> dict[str, Any]:
+    alternatives = [
+        {"token": word, "logprob": top[0], "bytes": None},
+        {"token": "alt", "logprob": top[1], "bytes": None},
+    ]
+    logprobs = {
+        "content": [{"token": word, "logprob": top[0], "bytes": None, "top_logprobs": alternatives}]
+    }
+    return chunk(
+        [{"index": 0, "delta": {"content": word}, "logprobs": logprobs, "finish_reason": None}]
+    )
+
+
+def streamed(words: list[str], top: tuple[float, float]) -> list[dict[str, Any]]:
+    """A whole streamed completion: a chunk per token, the finish, the usage (10 prompt)."""
+    return [
+        *(token_chunk(word, top) for word in words),
+        chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]),
+        chunk([], usage=(10, len(words))),
+    ]
+
+
+WORDS = ["a", " b", " c", " d", " e", " The answer is 4."]
+UNSURE = (-0.7, -0.8)  # token confidence 0.75 with k = 2
+SURE = (-0.1, -5.0)  # 2.55
+ONLINE = {"threshold": 1.0, "window": 2, "top_k": 2}
+
+
+async def test_a_streamed_sample_is_closed_once_its_confidence_falls(router, make) -> None:
+    streams: list[ChunkStream] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        streams.append(ChunkStream(streamed(WORDS, UNSURE)))
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, stream=streams[-1])
+
+    route = router.post("/chat/completions").mock(side_effect=respond)
+    provider = make()
+    assert provider.stops_online
+    generation = await provider.generate(
+        QUESTION, n=2, seed=7, logprobs=True, top_logprobs=2, online_stop=ONLINE
+    )
+
+    requests = sent(route)
+    assert len(requests) == 2  # one stream per sample, so each can be closed alone
+    for request in requests:
+        assert request["stream"] is True and request["stream_options"] == {"include_usage": True}
+        assert request["logprobs"] is True and request["top_logprobs"] == 2 and "n" not in request
+    assert sorted(r["seed"] for r in requests) == [7, 8]
+    for stream, completion in zip(streams, generation.completions, strict=True):
+        assert stream.closed and stream.sent == 2 < len(stream.events)
+        assert completion.finish_reason == "low_confidence" and completion.text == "a b"
+        assert completion.completion_tokens == 2 and len(completion.logprobs or []) == 2
+    # The tokens received are counted; the final usage chunk never came, so no prompt tokens.
+    assert generation.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 4,
+        "llm_calls": 2,
+        "requests": 2,
+    }
+
+
+async def test_a_confident_stream_is_read_to_its_end_with_the_servers_usage(router, make) -> None:
+    stream = ChunkStream(streamed(WORDS, SURE))
+    headers = {"content-type": "text/event-stream"}
+    router.post("/chat/completions").respond(200, headers=headers, stream=stream)
+
+    generation = await make().generate(QUESTION, logprobs=True, top_logprobs=2, online_stop=ONLINE)
+
+    [completion] = generation.completions
+    assert completion.finish_reason == "stop" and completion.text == "".join(WORDS)
+    assert completion.completion_tokens == 6 and len(completion.logprobs or []) == 6
+    assert generation.usage == {
+        "prompt_tokens": 10,
+        "completion_tokens": 6,
+        "llm_calls": 1,
+        "requests": 1,
+    }
+
+
+async def test_a_server_that_streams_no_logprobs_runs_the_sample_to_its_end(router, make) -> None:
+    events = [
+        chunk([{"index": 0, "delta": {"content": w}, "logprobs": None, "finish_reason": None}])
+        for w in WORDS
+    ]
+    events.append(chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]))
+    headers = {"content-type": "text/event-stream"}
+    router.post("/chat/completions").respond(200, headers=headers, stream=ChunkStream(events))
+
+    generation = await make().generate(QUESTION, max_tokens=9, logprobs=True, online_stop=ONLINE)
+
+    [completion] = generation.completions
+    assert completion.finish_reason == "stop" and completion.logprobs is None
+    # No usage chunk either: the upper bound is charged, as for a plain request.
+    assert generation.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 9,
+        "llm_calls": 1,
+        "requests": 1,
+    }
