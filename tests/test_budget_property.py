@@ -33,7 +33,12 @@ from reasoning_graph.verifiers.llm_judge import LLMJudge
 VERIFIED_WHEN_GIVEN = ("revision", "parallel_revision", "compute_optimal")
 MAX_STEPS = 8  # ReasoningConfig's default
 LOOKAHEAD = 1  # ReasoningConfig's default rollout length
-POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
+FIXTURES = Path(__file__).parent / "fixtures"
+POLICIES = (  # no prior; a difficulty prior; a prior that gives "What is 1 + 1?" up
+    FIXTURES / "policy_all_plans.json",
+    FIXTURES / "policy_prior.json",
+    FIXTURES / "policy_prior_gives_up.json",
+)
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
 
 
@@ -91,6 +96,7 @@ texts = st.lists(
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
     confidence=st.sampled_from(["off", "vote", "filter", "consensus"]),
+    policy=st.sampled_from(POLICIES),
 )
 def test_budgets_and_n_are_never_exceeded(
     strategy: str,
@@ -106,6 +112,7 @@ def test_budgets_and_n_are_never_exceeded(
     explicit_judge: bool,
     fail_at: frozenset[int],
     confidence: str,
+    policy: Path,
 ) -> None:
     def reply(messages: Sequence[ChatMessage], index: int) -> str:
         if is_judge(messages):
@@ -163,7 +170,7 @@ def test_budgets_and_n_are_never_exceeded(
             budget_tokens=budget_tokens,
             max_calls=max_calls,
             share_prompt=share_prompt,
-            policy=str(POLICY) if strategy == "compute_optimal" else None,
+            policy=str(policy) if strategy == "compute_optimal" else None,
             **confidence_options,
         )
 
