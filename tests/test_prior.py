@@ -222,6 +222,27 @@ def test_policy_with_a_prior_round_trips_as_plain_numbers(tmp_path):
     assert stored["give_up_below"] is None  # no --give-up-loss: never give up
 
 
+def test_a_prior_with_an_unknown_input_fails_clearly(tmp_path):
+    data = json.loads(PRIOR.read_text())
+    data["prior"]["question"]["inputs"] = ["vowels"]
+    (tmp_path / "p.json").write_text(json.dumps(data))
+    with pytest.raises(ConfigurationError, match=r"unknown inputs \['vowels'\]; known: chars"):
+        load_policy(tmp_path / "p.json")
+
+
+def test_held_out_records_without_labels_are_named(tmp_path):
+    heldout = [r for r in synthetic_split("test", 20, seed=2) if r.n == 2]
+    with pytest.raises(ConfigurationError, match="the held-out records: .*n=16"):
+        fit_policy(
+            synthetic_split("cal", 20, seed=1),
+            probe_n=2,
+            budgets=[2],
+            model="s",
+            prior=True,
+            heldout=heldout,
+        )
+
+
 def test_a_policy_without_a_prior_is_written_as_before(tmp_path):
     policy = load_policy(OLD)
     assert policy.prior is None and load_policy().prior is None  # the shipped one too

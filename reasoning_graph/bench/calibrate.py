@@ -11,8 +11,9 @@
 With `prior=True` (`calibrate --prior`), step 1's score is the continuous difficulty of a
 fitted `DifficultyPrior` (`reasoning_graph.bench.fit_prior`): a logistic regression of
 "solvable at `solvable_n`" on the question's text features, and one on that prior and the
-probe's signals (agreement, token confidence, verifier score). Questions the prior gives up
-on are left out of the bins: at run time they draw one sample and no plan.
+probe's signals (agreement, token confidence, verifier score). Only questions with that
+label are binned, and those the prior gives up on are left out of the bins: at run time they
+draw one sample and no plan.
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def _fit_prior(
     held: Split | None = None
     if heldout is not None:
         held_records = [r for r in heldout if r.error is None]
-        _, held_labels = solvable_labels(held_records, solvable_n)
+        try:
+            _, held_labels = solvable_labels(held_records, solvable_n)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"the held-out records: {error}") from None
         held_probes = _probes(held_records, probe_n, AnswerMatcher())
         held = _split(held_records, held_probes, held_labels)
     return fit_difficulty_prior(
