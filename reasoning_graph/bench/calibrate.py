@@ -94,7 +94,7 @@ def solvable_labels(
     Raises:
         ConfigurationError: No `self_consistency` record at that `n`.
     """
-    voted = [r for r in records if r.strategy == "self_consistency" and r.error is None]
+    voted = [r for r in records if _is_plain_vote(r) and r.error is None]
     if solvable_n is None and voted:
         solvable_n = max(r.n for r in voted)
     labels = {r.example_id: r.correct for r in voted if r.n == solvable_n}
@@ -167,6 +167,12 @@ def _is_sampling(record: BenchRecord) -> bool:
     """Whether `record` ran independent samples, whose first `probe_n` are a probe's."""
     spec = REGISTRY.get(record.strategy)
     return spec is not None and spec.policy_choice == "samples"
+
+
+def _is_plain_vote(record: BenchRecord) -> bool:
+    """Whether `record` is a plain majority vote over samples (`self_consistency`)."""
+    spec = REGISTRY.get(record.strategy)
+    return spec is not None and spec.policy_choice == "samples" and spec.selection == "majority"
 
 
 def _quantile_edges(scores: Sequence[float]) -> list[float]:
