@@ -9,12 +9,14 @@ import random
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from reasoning_graph import ConfigurationError, asolve
 from reasoning_graph.bench.calibrate import fit_policy
 from reasoning_graph.bench.fit_prior import auroc, fit_linear, give_up_threshold
 from reasoning_graph.bench.records import RESULTS_FILE, BenchCandidate, BenchRecord
 from reasoning_graph.cli import main
+from reasoning_graph.cli.view import print_summary
 from reasoning_graph.policy import load_policy
 from reasoning_graph.prior import (
     DifficultyPrior,
@@ -347,3 +349,16 @@ async def test_a_score_model_that_reads_confidence_asks_for_logprobs(tmp_path):
     assert result.difficulty.confidence == pytest.approx(1.2)
     # logit(prior) = 2, (1.2 - 1) / 1 = 0.2
     assert result.difficulty.score == pytest.approx(1 - sigmoid(2.2))
+
+
+async def test_the_summary_says_the_question_was_given_up():
+    result = await asolve(
+        "What is 1 + 1?",
+        generator=FakeGenerator(["The answer is 2."]),
+        strategy="compute_optimal",
+        n=16,
+        policy=str(GIVES_UP),
+    )
+    console = Console(record=True, width=200)
+    print_summary(result, console)
+    assert "difficulty bin 5/5 (given up, score 0.12, prior 0.88)" in console.export_text()
