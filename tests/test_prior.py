@@ -12,11 +12,14 @@ import pytest
 from rich.console import Console
 
 from reasoning_graph import ConfigurationError, asolve
+from reasoning_graph.bench.base import Example
 from reasoning_graph.bench.calibrate import fit_policy
 from reasoning_graph.bench.fit_prior import auroc, fit_linear, give_up_threshold
 from reasoning_graph.bench.records import RESULTS_FILE, BenchCandidate, BenchRecord
+from reasoning_graph.bench.records import make_record as make_bench_record
 from reasoning_graph.cli import main
 from reasoning_graph.cli.view import print_summary
+from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.policy import load_policy
 from reasoning_graph.prior import (
     DifficultyPrior,
@@ -362,3 +365,44 @@ async def test_the_summary_says_the_question_was_given_up():
     console = Console(record=True, width=200)
     print_summary(result, console)
     assert "difficulty bin 5/5 (given up, score 0.12, prior 0.88)" in console.export_text()
+
+
+def test_calibrate_reads_the_probes_token_confidence_from_the_records():
+    def with_confidence(record: BenchRecord, value: float) -> BenchRecord:
+        confidence = {
+            "tokens": 5,
+            "mean": value,
+            "lowest_group": value,
+            "bottom_group": value,
+            "tail": value,
+            "window": 5,
+            "top_k": 2,
+        }
+        candidates = [c.model_copy(update={"confidence": confidence}) for c in record.candidates]
+        return record.model_copy(update={"candidates": candidates})
+
+    # A solvable question's samples are more confident, with noise; the probe is the first
+    # two samples of the n=16 run, as in a pool.
+    rng = random.Random(5)
+    records = []
+    for r in synthetic_split("cal", 80, seed=5):
+        agree = r.candidates[0].answer == r.candidates[1].answer
+        records.append(with_confidence(r, (2.0 if agree else 1.0) + rng.random()))
+    policy = fit_policy(records, probe_n=2, budgets=[2, 16], model="s", prior=True)
+    assert policy.prior is not None
+    assert "confidence" in policy.prior.score.inputs
+    assert "token_probability" not in policy.prior.score.inputs  # no record has logprobs
+
+
+async def test_bench_records_keep_each_candidates_confidence():
+    config = ReasoningConfig(n=2, logprobs=True)
+    result = await asolve(
+        "What is 1 + 1?",
+        generator=FakeGenerator(["The answer is 2."], logprobs=[[-0.1, -2.3]]),
+        n=2,
+        logprobs=True,
+    )
+    example = Example(id="e", question="What is 1 + 1?", gold="2")
+    record = make_bench_record("toy", example, config, result, 0.0, correct=True)
+    stored = BenchRecord.model_validate_json(record.model_dump_json())
+    assert [c.confidence["mean"] for c in stored.candidates] == pytest.approx([1.2, 1.2])
