@@ -15,6 +15,12 @@ package and is what `compute_optimal` uses unless `ReasoningConfig.policy` names
 `bin_edges` are the difficulty-score quantiles that split the calibration questions into
 five bins (1 easiest); `plans[bin][budget]` is the plan for a run whose budget is `n`
 generations, the probe included.
+
+A policy may also hold a `prior` (`reasoning_graph.prior.DifficultyPrior`, fitted by
+`calibrate --prior`): a logistic model of the question's text features and one of the probe's
+signals, which together give a continuous difficulty score (its `bin_edges` are then quantiles
+of that score), and a threshold below which a question is given up before any sample is
+drawn. A policy without one works as before: the score is `estimate_difficulty`'s.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.prior import DifficultyPrior
 
 __all__ = ["POLICY_VERSION", "PlanChoice", "Policy", "load_policy"]
 
@@ -76,6 +83,8 @@ class Policy(BaseModel):
     bin_edges: list[float]
     plans: dict[str, dict[str, PlanChoice]]
     fitted_on: dict[str, Any] = Field(default_factory=dict)
+    prior: DifficultyPrior | None = None
+    """The learned difficulty (question prior and score model); `None`: the probe's score."""
 
     @field_validator("version")
     @classmethod
@@ -100,6 +109,11 @@ class Policy(BaseModel):
             return (len(self.bin_edges) + 2) // 2
         return bisect_right(self.bin_edges, score) + 1
 
+    @property
+    def hardest_bin(self) -> int:
+        """The last bin, where a question given up on is counted."""
+        return len(self.bin_edges) + 1
+
     def plan_for(self, difficulty_bin: int, budget: int) -> PlanChoice:
         """The plan for a bin at a budget of `budget` generations.
 
@@ -118,8 +132,10 @@ class Policy(BaseModel):
         return choice.model_copy(update={"n": min(choice.n, budget)})
 
     def save(self, path: str | Path) -> None:
-        """Write the policy as indented JSON."""
-        Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        """Write the policy as indented JSON (without a `prior` key when it has none, so a
+        policy without one reads as it did before priors existed)."""
+        text = self.model_dump_json(indent=2, exclude={"prior"} if self.prior is None else None)
+        Path(path).write_text(text + "\n", encoding="utf-8")
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -63,6 +63,14 @@ class DifficultyResult(BaseModel):
     mean_verifier_score: float | None = None
     token_confidence: float | None = None
     samples: int = 0
+    prior: float | None = None
+    """`compute_optimal` with a policy prior: P(solvable) from the question's text alone."""
+    probe_score: float | None = None
+    """The probe-only score, when `score` combines it with the prior."""
+    confidence: float | None = None
+    """The probe's mean token confidence (DeepConf), when its samples carry one."""
+    gave_up: bool = False
+    """The prior gave the question up before any sample: one sample was drawn."""
 
 
 class UsageResult(BaseModel):

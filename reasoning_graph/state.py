@@ -168,6 +168,12 @@ class Plan(TypedDict):
     online_stop: NotRequired[OnlineStopPlan]
     search: NotRequired[SearchPlan]
     """Step search only: how the steps are grown and scored."""
+    prior: NotRequired[float]
+    """`compute_optimal` with a policy prior: the question's prior probability of being
+    solvable (`reasoning_graph.prior`), computed before any sample."""
+    gave_up: NotRequired[bool]
+    """`compute_optimal`: the prior was below the policy's `give_up_below`, so the run
+    draws one sample and no probe."""
 
 
 class Difficulty(TypedDict):
@@ -183,6 +189,14 @@ class Difficulty(TypedDict):
     mean_verifier_score: float | None
     token_confidence: float | None
     samples: int
+    prior: NotRequired[float | None]
+    """The policy prior's probability that the question is solvable (`compute_optimal`)."""
+    probe_score: NotRequired[float | None]
+    """The probe-only score (`estimate_difficulty`), when `score` is the prior's combination."""
+    confidence: NotRequired[float | None]
+    """The probe's mean DeepConf token confidence, when its samples carry one."""
+    gave_up: NotRequired[bool]
+    """The prior gave the question up: one sample, counted in the hardest bin."""
 
 
 class Failure(TypedDict):

@@ -50,7 +50,12 @@ from reasoning_graph.verifiers.llm_judge import LLMJudge
 VERIFIED_WHEN_GIVEN = ("revision", "parallel_revision", "compute_optimal")
 MAX_STEPS = 8  # ReasoningConfig's default
 LOOKAHEAD = 1  # ReasoningConfig's default rollout length
-POLICY = Path(__file__).parent / "fixtures" / "policy_all_plans.json"
+FIXTURES = Path(__file__).parent / "fixtures"
+POLICIES = (  # no prior; a difficulty prior; a prior that gives "What is 1 + 1?" up
+    FIXTURES / "policy_all_plans.json",
+    FIXTURES / "policy_prior.json",
+    FIXTURES / "policy_prior_gives_up.json",
+)
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
 
 
@@ -147,6 +152,7 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
             explicit_judge=explicit_judge,
             fail_at=frozenset(),
             confidence="off",
+            policy=POLICIES[0],
         )(test)
     return test
 
@@ -168,6 +174,7 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
     explicit_judge=st.booleans(),
     fail_at=st.frozensets(st.integers(0, 24), max_size=6),
     confidence=st.sampled_from(["off", "vote", "filter", "consensus", "online"]),
+    policy=st.sampled_from(POLICIES),
 )
 @tight_examples
 def test_budgets_and_n_are_never_exceeded(
@@ -184,6 +191,7 @@ def test_budgets_and_n_are_never_exceeded(
     explicit_judge: bool,
     fail_at: frozenset[int],
     confidence: str,
+    policy: Path,
 ) -> None:
     def reply(messages: Sequence[ChatMessage], index: int) -> str:
         if is_judge(messages):
@@ -232,7 +240,7 @@ def test_budgets_and_n_are_never_exceeded(
             budget_tokens=budget_tokens,
             max_calls=max_calls,
             share_prompt=share_prompt,
-            policy=str(POLICY) if strategy == "compute_optimal" else None,
+            policy=str(policy) if strategy == "compute_optimal" else None,
             **confidence_options,
         )
 

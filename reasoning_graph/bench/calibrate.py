@@ -7,6 +7,13 @@
 3. For each bin and budget, among the plans measured with `probe_n <= n <= budget`, the plan
    with the best accuracy on the bin's questions wins; plans within `accuracy_tolerance` of
    the best are tied, and ties go to fewer mean completion tokens.
+
+With `prior=True` (`calibrate --prior`), step 1's score is the continuous difficulty of a
+fitted `DifficultyPrior` (`reasoning_graph.bench.fit_prior`): a logistic regression of
+"solvable at `solvable_n`" on the question's text features, and one on that prior and the
+probe's signals (agreement, token confidence, verifier score). Only questions with that
+label are binned, and those the prior gives up on are left out of the bins: at run time they
+draw one sample and no plan.
 """
 
 from __future__ import annotations
@@ -16,14 +23,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from reasoning_graph.answers import AnswerMatcher
+from reasoning_graph.bench.fit_prior import Split, fit_difficulty_prior
 from reasoning_graph.bench.records import BenchRecord
 from reasoning_graph.difficulty import estimate_difficulty
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.policy import POLICY_VERSION, PlanChoice, Policy
-from reasoning_graph.state import Candidate
+from reasoning_graph.prior import DifficultyPrior, probe_signals
+from reasoning_graph.state import Candidate, Difficulty
 from reasoning_graph.strategies import REGISTRY
 
-__all__ = ["fit_policy", "probe_difficulty"]
+__all__ = ["fit_policy", "probe_difficulty", "solvable_labels"]
 
 _BINS = 5
 PlanKey = tuple[str, int]
@@ -33,8 +42,9 @@ def _index(candidate_id: str) -> int:
     return int(candidate_id[1:]) if candidate_id[1:].isdigit() else 0
 
 
-def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) -> float | None:
-    """The difficulty score of `record`'s first `probe_n` samples (a sampling run)."""
+def _probe(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) -> Difficulty:
+    """`estimate_difficulty` of `record`'s first `probe_n` samples, with their confidences
+    kept as `confidences` are read by `probe_signals`."""
     first = sorted(record.candidates, key=lambda c: _index(c.id))[:probe_n]
     wave: list[Candidate] = [
         {
@@ -53,7 +63,93 @@ def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) 
         }
         for c in first
     ]
-    return estimate_difficulty(wave, matcher)["score"]
+    difficulty = estimate_difficulty(wave, matcher)
+    measured = [c.confidence["mean"] for c in first if c.confidence is not None]
+    difficulty["confidence"] = sum(measured) / len(measured) if measured else None
+    return difficulty
+
+
+def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) -> float | None:
+    """The difficulty score of `record`'s first `probe_n` samples (a sampling run)."""
+    return _probe(record, probe_n, matcher)["score"]
+
+
+def _probes(
+    records: Sequence[BenchRecord], probe_n: int, matcher: AnswerMatcher
+) -> dict[str, Difficulty]:
+    """Each question's probe: the first `probe_n` samples of its largest sampling run."""
+    probes: dict[str, Difficulty] = {}
+    for record in sorted(records, key=lambda r: -r.n):
+        if _is_sampling(record) and record.n >= probe_n and record.example_id not in probes:
+            probes[record.example_id] = _probe(record, probe_n, matcher)
+    return probes
+
+
+def solvable_labels(
+    records: Iterable[BenchRecord], solvable_n: int | None = None
+) -> tuple[int, dict[str, bool]]:
+    """Whether `self_consistency` at `solvable_n` answered each question right, by example
+    id; `solvable_n` defaults to the largest `n` it ran at. Returns `(solvable_n, labels)`.
+
+    Raises:
+        ConfigurationError: No `self_consistency` record at that `n`.
+    """
+    voted = [r for r in records if _is_plain_vote(r) and r.error is None]
+    if solvable_n is None and voted:
+        solvable_n = max(r.n for r in voted)
+    labels = {r.example_id: r.correct for r in voted if r.n == solvable_n}
+    if solvable_n is None or not labels:
+        raise ConfigurationError(
+            f"a prior is fitted on `self_consistency` at n={solvable_n or 16}, and no record "
+            "has it: run `reasoning-graph bench --strategies self_consistency --n ...,16`"
+        )
+    return solvable_n, labels
+
+
+def _split(
+    records: Sequence[BenchRecord], probes: Mapping[str, Difficulty], labels: Mapping[str, bool]
+) -> Split:
+    """The questions, probe signals and labels of `records`' questions."""
+    questions = {r.example_id: r.question for r in records}
+    signals = {
+        example_id: probe_signals(
+            None,
+            agreement=probe["agreement"],
+            confidences=[probe.get("confidence")],
+            token_probability=probe["token_confidence"],
+            verifier=probe["mean_verifier_score"],
+        )
+        for example_id, probe in probes.items()
+    }
+    return questions, signals, labels
+
+
+def _fit_prior(
+    records: Sequence[BenchRecord],
+    probes: Mapping[str, Difficulty],
+    *,
+    probe_n: int,
+    solvable_n: int | None,
+    give_up_loss: float | None,
+    heldout: Iterable[BenchRecord] | None,
+) -> tuple[DifficultyPrior, dict[str, float]]:
+    """Fit the prior on `records` (AUROCs on `heldout` too); scores of the questions kept."""
+    solvable_n, labels = solvable_labels(records, solvable_n)
+    held: Split | None = None
+    if heldout is not None:
+        held_records = [r for r in heldout if r.error is None]
+        try:
+            _, held_labels = solvable_labels(held_records, solvable_n)
+        except ConfigurationError as error:
+            raise ConfigurationError(f"the held-out records: {error}") from None
+        held_probes = _probes(held_records, probe_n, AnswerMatcher())
+        held = _split(held_records, held_probes, held_labels)
+    return fit_difficulty_prior(
+        _split(records, probes, labels),
+        solvable_n=solvable_n,
+        give_up_loss=give_up_loss,
+        heldout=held,
+    )
 
 
 def _plan_key(record: BenchRecord, probe_n: int) -> PlanKey | None:
@@ -71,6 +167,12 @@ def _is_sampling(record: BenchRecord) -> bool:
     """Whether `record` ran independent samples, whose first `probe_n` are a probe's."""
     spec = REGISTRY.get(record.strategy)
     return spec is not None and spec.policy_choice == "samples"
+
+
+def _is_plain_vote(record: BenchRecord) -> bool:
+    """Whether `record` is a plain majority vote over samples (`self_consistency`)."""
+    spec = REGISTRY.get(record.strategy)
+    return spec is not None and spec.policy_choice == "samples" and spec.selection == "majority"
 
 
 def _quantile_edges(scores: Sequence[float]) -> list[float]:
@@ -116,6 +218,10 @@ def fit_policy(
     stop_confidence: float = 0.95,
     wave_size: int = 2,
     fitted_on: Mapping[str, Any] | None = None,
+    prior: bool = False,
+    solvable_n: int | None = None,
+    give_up_loss: float | None = None,
+    heldout: Iterable[BenchRecord] | None = None,
 ) -> Policy:
     """Fit a policy from bench records of a calibration split.
 
@@ -132,23 +238,39 @@ def fit_policy(
         stop_confidence: Threshold of the `confidence` rule.
         wave_size: Samples per wave after the probe.
         fitted_on: Provenance to record (data spec, command, date).
+        prior: Fit a `DifficultyPrior` (needs `self_consistency` records at `solvable_n`
+            and scikit-learn) and bin its continuous score instead of the probe's.
+        solvable_n: The `n` whose `self_consistency` result labels a question solvable;
+            defaults to the largest `n` it ran at.
+        give_up_loss: With `prior`, the share of calibration questions that giving up
+            before the probe may lose; `None` (the default): never give up.
+        heldout: With `prior`, records of a split calibration never saw, on which the
+            prior's AUROCs are reported (`prior.evidence`).
 
     Raises:
-        ConfigurationError: No question has a sampling run with `n >= probe_n`, or no
-            record measures a plan a policy can choose.
+        ConfigurationError: No question has a sampling run with `n >= probe_n`, no record
+            measures a plan a policy can choose, or (with `prior`) the labels are missing
+            or all alike, or scikit-learn is not installed.
     """
-    matcher = AnswerMatcher()
     valid = [r for r in records if r.error is None]
-    scores: dict[str, float] = {}
-    for record in sorted(valid, key=lambda r: -r.n):
-        if _is_sampling(record) and record.n >= probe_n and record.example_id not in scores:
-            score = probe_difficulty(record, probe_n, matcher)
-            scores[record.example_id] = 0.5 if score is None else score
-    if not scores:
+    probes = _probes(valid, probe_n, AnswerMatcher())
+    if not probes:
         raise ConfigurationError(
             f"no record is a sampling run with n >= probe_n={probe_n}: run `reasoning-graph "
             f"bench --strategies self_consistency --n {probe_n},...` on the calibration split"
         )
+    fitted_prior: DifficultyPrior | None = None
+    if prior:
+        fitted_prior, scores = _fit_prior(
+            valid,
+            probes,
+            probe_n=probe_n,
+            solvable_n=solvable_n,
+            give_up_loss=give_up_loss,
+            heldout=heldout,
+        )
+    else:
+        scores = {i: 0.5 if p["score"] is None else p["score"] for i, p in probes.items()}
     outcomes: dict[PlanKey, dict[str, tuple[bool, int]]] = defaultdict(dict)
     for record in valid:
         key = _plan_key(record, probe_n)
@@ -179,6 +301,7 @@ def fit_policy(
         wave_size=wave_size,
         bin_edges=edges,
         plans=plans,
+        prior=fitted_prior,
         fitted_on={
             **(fitted_on or {}),
             "questions": len(scores),

@@ -130,11 +130,16 @@ def calibrate_command(
     tolerance: float = 0.0,
     early_stop: Literal["none", "settled", "confidence"] = "confidence",
     wave_size: int = 2,
+    prior: bool = False,
+    solvable_n: int | None = None,
+    give_up_loss: float | None = None,
+    heldout: Path | None = None,
 ) -> int:
     """Fit a compute-optimal policy from bench results, write it to `out`, print its table.
 
     The model name recorded in the policy is `model`, else the one in the bench's
-    `bench.json`.
+    `bench.json`. With `prior`, a difficulty prior is fitted too (`fit_policy`), its
+    AUROCs reported on `heldout`'s records when given.
     """
     from reasoning_graph.bench.calibrate import fit_policy
 
@@ -143,6 +148,10 @@ def calibrate_command(
             f"--probe-n and --budgets must be at least 1 (got {probe_n} and "
             f"{','.join(map(str, budgets))})"
         )
+    if not prior and (solvable_n, give_up_loss, heldout) != (None, None, None):
+        raise ConfigurationError("--solvable-n, --give-up-loss and --heldout need --prior")
+    if give_up_loss is not None and not 0.0 <= give_up_loss < 1.0:
+        raise ConfigurationError(f"--give-up-loss must be in [0, 1), got {give_up_loss}")
     records = load_records(results)
     if model is None:
         model = manifest_model(results if results.is_dir() else results.parent)
@@ -154,6 +163,10 @@ def calibrate_command(
         accuracy_tolerance=tolerance,
         early_stop=early_stop,
         wave_size=wave_size,
+        prior=prior,
+        solvable_n=solvable_n,
+        give_up_loss=give_up_loss,
+        heldout=None if heldout is None else load_records(heldout),
         fitted_on={
             "results": str(results),
             "data": sorted({r.dataset for r in records}),
@@ -180,4 +193,7 @@ def calibrate_command(
             cells.append("-" if choice is None else f"{choice.strategy} x{choice.n}{accuracy}")
         table.add_row(name, f"{low:.2f}-{high:.2f}", *cells)
     Console().print(table)
+    if policy.prior is not None:
+        evidence = ", ".join(f"{k}={v}" for k, v in policy.prior.evidence.items())
+        Console().print(f"prior (solvable at n={policy.prior.solvable_n}): {evidence}")
     return 0

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reasoning_graph.confidence import Confidence
 from reasoning_graph.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class BenchCandidate(BaseModel):
     chain: int | None
     completion_tokens: int | None
     mean_logprob: float | None = None
+    confidence: Confidence | None = None
+    """Token confidence (`reasoning_graph.confidence`), when the provider returned logprobs."""
     parent_id: str | None = None
     step_scores: list[float] | None = None
     complete: bool | None = None

@@ -90,6 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         early_stop=args.early_stop,
         wave_size=args.wave_size,
+        prior=args.prior,
+        solvable_n=args.solvable_n,
+        give_up_loss=args.give_up_loss,
+        heldout=args.heldout,
     )
 
 

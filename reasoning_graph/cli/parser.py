@@ -262,6 +262,34 @@ def _calibrate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     calibrate.add_argument(
         "--wave-size", type=int, default=2, help="samples per wave after the probe (default: 2)"
     )
+    calibrate.add_argument(
+        "--prior",
+        action="store_true",
+        help="fit a difficulty prior (question text features + probe signals, logistic "
+        "regression; needs scikit-learn) and bin its continuous score (default: off, the "
+        "probe's score)",
+    )
+    calibrate.add_argument(
+        "--solvable-n",
+        type=int,
+        default=None,
+        help="with --prior: the self_consistency n whose result labels a question solvable "
+        "(default: the largest n benched)",
+    )
+    calibrate.add_argument(
+        "--give-up-loss",
+        type=float,
+        default=None,
+        help="with --prior: give up before the probe (one sample) below a prior that loses at "
+        "most this share of calibration questions solvable at --solvable-n (default: never)",
+    )
+    calibrate.add_argument(
+        "--heldout",
+        type=Path,
+        default=None,
+        help="with --prior: bench results of a held-out split to report the prior's AUROC on "
+        "(default: none)",
+    )
 
 
 class _Version(argparse.Action):

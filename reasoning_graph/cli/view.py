@@ -64,6 +64,10 @@ def print_summary(result: Result, console: Console) -> None:
     console.print(f"[bold]Answer:[/bold] {answer}")
     difficulty = result.difficulty
     level = f"bin {difficulty.bin}/5" if difficulty.bin is not None else "not estimated"
+    if difficulty.prior is not None:  # a policy prior: the score is continuous, say it
+        given_up = "given up, " if difficulty.gave_up else ""
+        score = "" if difficulty.score is None else f"score {difficulty.score:.2f}, "
+        level += f" ({given_up}{score}prior {difficulty.prior:.2f})"
     console.print(
         f"{result.strategy}, {len(result.candidates)} candidates, difficulty {level}, "
         f"{result.usage.completion_tokens} completion + {result.usage.prompt_tokens} prompt "

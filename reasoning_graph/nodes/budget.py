@@ -41,6 +41,8 @@ from reasoning_graph.strategies import (
     choose_plan,
     make_plan,
     next_action,
+    policy_difficulty,
+    prior_plan,
     select_action,
     strategy_spec,
 )
@@ -102,9 +104,10 @@ def _estimate(
     difficulty = estimate_difficulty(first_wave, AnswerMatcher())
     update: dict[str, Any] = {}
     events: list[Event] = []
-    if policy is not None and plan["phase"] == "probe":
-        policy_bin = difficulty["bin"] = policy.bin_of(difficulty["score"])
-        update["plan"] = choose_plan(plan, policy, policy_bin, has_verifier=has_verifier)
+    if policy is not None:
+        difficulty = policy_difficulty(plan, policy, first_wave, difficulty)
+    if policy is not None and plan["phase"] == "probe" and difficulty["bin"] is not None:
+        update["plan"] = choose_plan(plan, policy, difficulty["bin"], has_verifier=has_verifier)
         events.append(_plan_record(update["plan"]))
     update["difficulty"] = difficulty
     live: DifficultyEvent = {
@@ -204,7 +207,7 @@ def _report(
 
 
 def _open(
-    state: ReasoningState, settings: ReasoningConfig, first_plan: Callable[[], Plan]
+    state: ReasoningState, settings: ReasoningConfig, first_plan: Callable[[str], Plan]
 ) -> tuple[str, Plan, dict[str, Any], list[Event]]:
     """The question and the plan; on the first visit, clean the one and make the other."""
     question = state.get("question", "")
@@ -214,7 +217,7 @@ def _open(
             raise ConfigurationError("the question is empty; pass the text of a question")
         return question, plan, {}, []
     cleaned = clean_question(question, max_chars=settings.max_question_chars)
-    plan = check_affordable(first_plan())
+    plan = check_affordable(first_plan(cleaned))
     update: dict[str, Any] = {"plan": plan}
     if cleaned != question:
         update["question"] = cleaned
@@ -242,8 +245,8 @@ def make_budget_node(
         verifier_calls = 1 if verifier_reserve > 0 else 0
     score_calls = verifier_calls if has_verifier else 0
 
-    def first_plan() -> Plan:
-        return make_plan(
+    def first_plan(question: str) -> Plan:
+        plan = make_plan(
             settings,
             verifier_reserve=verifier_reserve,
             has_verifier=has_verifier,
@@ -251,6 +254,7 @@ def make_budget_node(
             step_verify=step_verify,
             verifier_calls=score_calls,
         )
+        return plan if policy is None else prior_plan(plan, policy, question)
 
     async def budget(state: ReasoningState, config: RunnableConfig) -> dict[str, Any]:
         question, plan, update, events = _open(state, settings, first_plan)

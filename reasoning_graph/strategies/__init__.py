@@ -58,6 +58,8 @@ __all__ = [
     "describe_strategies",
     "make_plan",
     "next_action",
+    "policy_difficulty",
+    "prior_plan",
     "round_bound",
     "search_reserve",
     "select_action",
@@ -284,6 +286,10 @@ def choose_plan(plan: Plan, policy: Policy, difficulty_bin: int, *, has_verifier
     return compute_optimal.choose_plan(
         plan, policy, difficulty_bin, has_verifier=has_verifier, strategies=REGISTRY
     )
+
+
+policy_difficulty = compute_optimal.policy_difficulty
+prior_plan = compute_optimal.prior_plan
 
 
 def round_bound(config: ReasoningConfig) -> int:

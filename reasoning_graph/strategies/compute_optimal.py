@@ -6,15 +6,22 @@ the policy's bin and calls `choose_plan`, which swaps in the policy's plan for t
 budget (`phase="chosen"`; the strategy it runs is `plan["base"]`). The probe's samples count
 towards the chosen plan: they are its first samples, or the starts of its chains. See
 docs/compute-optimal.md.
+
+With a policy `prior` (`reasoning_graph.prior`), `prior_plan` reads the question before the
+probe: its prior is kept on the plan (`plan["prior"]`), and a question whose prior is below
+`give_up_below` is given up: a one-sample plan, no probe (`plan["gave_up"]`). After the probe,
+`policy_difficulty` combines the prior with the probe's agreement and confidence into the
+continuous score the policy's bins cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from reasoning_graph.policy import Policy, load_policy
-from reasoning_graph.state import Plan
+from reasoning_graph.prior import difficulty_score, prior_probability, probe_signals
+from reasoning_graph.state import Candidate, Difficulty, Plan
 from reasoning_graph.strategies.base import (
     PlanInputs,
     Planner,
@@ -26,7 +33,10 @@ from reasoning_graph.strategies.base import (
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
 
-__all__ = ["choose_plan", "probe_planner"]
+__all__ = ["choose_plan", "policy_difficulty", "prior_plan", "probe_planner"]
+
+_LOGPROB_SIGNALS = frozenset({"confidence", "token_probability"})
+"""Score-model inputs measured from token logprobs: a prior with them asks for logprobs."""
 
 
 def probe_planner(probe: str) -> Planner:
@@ -89,4 +99,64 @@ def choose_plan(
         "verify": selection in ("best_score", "weighted"),
         "early_stop": early_stop,
         "wave_size": policy.wave_size if early_stop != "none" else 0,
+    }
+
+
+def prior_plan(plan: Plan, policy: Policy, question: str) -> Plan:
+    """A probe plan with the question's prior on it, or the give-up plan.
+
+    Without a policy prior the plan is returned as it is. Below the prior's `give_up_below`
+    the plan becomes one sample of the probe's strategy, chosen at once (no probe, no early
+    stop): more samples would not find an answer the model cannot give. Otherwise the probe
+    asks for logprobs when the prior's score model reads token confidence (a provider that
+    returns none leaves those signals at their calibration means).
+    """
+    if policy.prior is None or plan["phase"] != "probe":
+        return plan
+    prior = prior_probability(policy.prior, question)
+    threshold = policy.prior.give_up_below
+    if threshold is None or prior >= threshold:
+        wants_logprobs = bool(_LOGPROB_SIGNALS & set(policy.prior.score.inputs))
+        return {**plan, "prior": prior, "logprobs": plan["logprobs"] or wants_logprobs}
+    return {
+        **plan,
+        "prior": prior,
+        "gave_up": True,
+        "phase": "chosen",
+        "n": 1,
+        "early_stop": "none",
+        "wave_size": 0,
+    }
+
+
+def policy_difficulty(
+    plan: Plan, policy: Policy, wave: Sequence[Candidate], difficulty: Difficulty
+) -> Difficulty:
+    """The probe's `difficulty` scored and binned by `policy`.
+
+    Without a prior the score stays the probe's and the bin is the policy's bin of it. With
+    one, the score is the prior's continuous combination of `plan["prior"]` and the probe's
+    signals (the probe's own score kept as `probe_score`); a question given up on is put in
+    the policy's hardest bin.
+    """
+    if policy.prior is None:
+        return {**difficulty, "bin": policy.bin_of(difficulty["score"])}
+    confidences = [record["mean"] if (record := c.get("confidence")) else None for c in wave]
+    signals = probe_signals(
+        plan.get("prior"),
+        agreement=difficulty["agreement"],
+        confidences=confidences,
+        token_probability=difficulty["token_confidence"],
+        verifier=difficulty["mean_verifier_score"],
+    )
+    score = difficulty_score(policy.prior, signals)
+    gave_up = plan.get("gave_up", False)
+    return {
+        **difficulty,
+        "score": score,
+        "bin": policy.hardest_bin if gave_up else policy.bin_of(score),
+        "prior": plan.get("prior"),
+        "probe_score": difficulty["score"],
+        "confidence": signals["confidence"],
+        "gave_up": gave_up,
     }
