@@ -4,6 +4,9 @@ One request with `n` where the server honours it, concurrent seeded requests whe
 (Ollama, llama.cpp), and streamed requests that can be cut short for online trace termination
 (`openai_stream.py`). Clients, retries, the concurrency limit, error translation and key
 redaction are the shared HTTP layer's (`reasoning_graph.providers.http`).
+
+(Just over 350 lines: most of it is the three request paths' docstrings; the parsing of
+replies and streams already lives in `openai_response.py` and `openai_stream.py`.)
 """
 
 from __future__ import annotations
