@@ -4,7 +4,7 @@ or, in step search, the next step of a beam (and, for `lookahead`, its greedy ro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from reasoning_graph.answers import extract_answer, states_final_answer
@@ -19,7 +19,7 @@ from reasoning_graph.events import CandidateEvent, FailureEvent, emit, record, t
 from reasoning_graph.nodes import NodeFunction
 from reasoning_graph.online_stop import can_stop_online, mark_online
 from reasoning_graph.prompts import continue_messages, solve_messages
-from reasoning_graph.providers.base import Completion, Generation, Generator
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, Generator
 from reasoning_graph.providers.progress import each_completion
 from reasoning_graph.state import Candidate, Event, Failure, ThinkTask
 from reasoning_graph.usage import add_usage
@@ -104,6 +104,37 @@ class _LiveCandidates:
             return
         emit(candidate_event(self._made(index, completion)))
         self.streamed.add(self._ids[index])
+
+
+async def generate_live(
+    generator: Generator,
+    task: ThinkTask,
+    messages: Sequence[ChatMessage],
+    made: Callable[[int, Completion], Candidate],
+    **extra: Any,
+) -> tuple[Generation, dict[str, Candidate], set[str]]:
+    """Sample the task's completions of `messages` in one `generate` call, streaming each
+    candidate as its completion ends; return the generation, the candidates (built by
+    `made`) and the ids already streamed.
+
+    Raises:
+        ProviderError: The generator failed, or returned other than one completion per id.
+    """
+    live = _LiveCandidates(task["ids"], made)
+    with each_completion(live):
+        generation = await generator.generate(
+            messages,
+            n=len(task["ids"]),
+            max_tokens=task["max_tokens"],
+            temperature=task["temperature"],
+            seed=task["seeds"][0],
+            logprobs=task["logprobs"],
+            top_logprobs=top_logprobs(task),
+            **extra,
+        )
+    check_count(generation, len(task["ids"]))
+    candidates = {task["ids"][i]: made(i, c) for i, c in enumerate(generation.completions)}
+    return generation, candidates, live.streamed
 
 
 def failure_update(node: str, ids: list[str], error: ProviderError) -> dict[str, Any]:
@@ -212,26 +243,12 @@ def make_think_node(
                 "rollout": None,
             }
 
-        live = _LiveCandidates(state["ids"], made)
         try:
-            with each_completion(live):
-                generation = await generator.generate(
-                    messages,
-                    n=len(state["ids"]),
-                    max_tokens=state["max_tokens"],
-                    temperature=state["temperature"],
-                    stop=[separator],
-                    seed=state["seeds"][0],
-                    logprobs=state["logprobs"],
-                    top_logprobs=top_logprobs(state),
-                )
-            check_count(generation, len(state["ids"]))
+            generation, candidates, streamed = await generate_live(
+                generator, state, messages, made, stop=[separator]
+            )
         except ProviderError as error:
             return failure_update("think", state["ids"], error)
-        candidates: dict[str, Candidate] = {
-            state["ids"][index]: made(index, completion)
-            for index, completion in enumerate(generation.completions)
-        }
         rollout_steps = state.get("rollout_steps", 0)
         usage = generation.usage
         if rollout_steps > 0:
@@ -256,7 +273,7 @@ def make_think_node(
         events = [
             candidate_record(
                 c,
-                streamed=c["id"] in live.streamed,
+                streamed=c["id"] in streamed,
                 parent_id=c["parent_id"],
                 complete=c.get("complete", False),
             )
@@ -287,31 +304,21 @@ def make_think_node(
                 return candidate
             return mark_online(candidate, supported=stops_online)
 
-        live = _LiveCandidates(state["ids"], made)
         try:
-            with each_completion(live):
-                generation = await generator.generate(
-                    solve_messages(state["question"], system_prompt=system_prompt),
-                    n=len(state["ids"]),
-                    max_tokens=state["max_tokens"],
-                    temperature=state["temperature"],
-                    seed=state["seeds"][0],
-                    logprobs=state["logprobs"],
-                    top_logprobs=top_logprobs(state),
-                    **watch,
-                )
-            check_count(generation, len(state["ids"]))
+            generation, candidates, streamed = await generate_live(
+                generator,
+                state,
+                solve_messages(state["question"], system_prompt=system_prompt),
+                made,
+                **watch,
+            )
         except ProviderError as error:
             return failure_update("think", state["ids"], error)
-        candidates = {
-            state["ids"][index]: made(index, completion)
-            for index, completion in enumerate(generation.completions)
-        }
         return {
             "candidates": candidates,
             "usage": {"think": generation.usage},
             "events": [
-                candidate_record(c, streamed=c["id"] in live.streamed) for c in candidates.values()
+                candidate_record(c, streamed=c["id"] in streamed) for c in candidates.values()
             ],
         }
 
