@@ -1,0 +1,93 @@
+"""The graph's nodes at edges the mutation run (issue 13) found untested.
+
+Each test names the mutants of `reasoning_graph/nodes/` that survived the suite before it
+(`python benchmarks/mutation.py`, docs/reliability.md): the plant is that one-line change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reasoning_graph import ReasoningConfig, create_reasoning_graph
+from reasoning_graph.errors import ProviderUnavailableError
+from reasoning_graph.nodes.select import select_answer
+from reasoning_graph.nodes.think import first_step
+from reasoning_graph.providers.base import ChatMessage, Generation
+from reasoning_graph.providers.fake import FakeGenerator
+from reasoning_graph.state import Candidate
+
+
+class FailingSeeds(FakeGenerator):
+    """A FakeGenerator whose requests with the given seeds fail after their retries."""
+
+    def __init__(self, script: Any, *, failing: set[int]) -> None:
+        super().__init__(script)
+        self._failing = failing
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        if kwargs.get("seed") in self._failing:
+            raise ProviderUnavailableError("the test server is down (503)")
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_failed_branch_is_traced_as_branch_failed() -> None:
+    """docs/architecture.md: the trace's kind of a `failure` event is `branch_failed`.
+
+    Plants: the kind is `None` (so `failure`), dropped, or misspelt
+    (`x_failure_update__mutmut_23`, `_26`, `_27`, `_28`).
+    """
+    generator = FailingSeeds(["The answer is 4."], failing={1})
+    graph = create_reasoning_graph(
+        generator, config=ReasoningConfig(n=3, share_prompt=False)
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    failed = [e for e in output["events"] if e["kind"] == "branch_failed"]
+    assert [(e["node"], e["data"]["candidate_ids"]) for e in failed] == [("think", ["c1"])]
+    assert failed[0]["data"]["error"] == "ProviderUnavailableError"
+    assert output["answer"] == "4"
+
+
+def test_the_first_step_ends_at_the_first_separator() -> None:
+    """A server that ignores `stop` returns several steps; a beam grows by the first only.
+
+    Plant: cut at the last separator (`rsplit`, `x_first_step__mutmut_5`).
+    """
+    assert first_step("  a = 1\n\nb = 2\n\nc = 3 ", "\n\n") == "a = 1"
+    assert first_step("one step", "\n\n") == "one step"
+
+
+def cand(number: int, answer: str, *, chain: int, round_: int) -> Candidate:
+    return {
+        "id": f"c{number}",
+        "parent_id": None,
+        "chain": chain,
+        "round": round_,
+        "node": "think" if round_ == 0 else "revise",
+        "text": f"The answer is {answer}.",
+        "answer": answer,
+        "score": None,
+        "finish_reason": "stop",
+        "completion_tokens": 5,
+        "seed": number,
+    }
+
+
+def test_last_takes_each_chains_highest_round_whatever_the_ids() -> None:
+    """`last` votes over each chain's last attempt: its highest round, even when the ids
+    (the order the attempts were started in) say otherwise, as with attempts merged from two
+    runs.
+
+    Plants: every attempt replaces the chain's last one (`current = None`, or looked up
+    under chain `None`: `x__last_of_chains__mutmut_2`, `_3`), so the highest id wins.
+    """
+    candidates = [
+        cand(0, "7", chain=0, round_=1),
+        cand(1, "7", chain=1, round_=1),
+        cand(2, "5", chain=0, round_=0),
+        cand(3, "5", chain=1, round_=0),
+        cand(4, "5", chain=2, round_=0),
+    ]
+    selected = select_answer(candidates, "last")
+    assert selected.answer == "7"
+    assert selected.tally == {"7": 2.0, "5": 1.0}

@@ -1,0 +1,119 @@
+"""`OpenAIProvider` at edges the mutation run (issue 13) found untested.
+
+Each test names the mutants of `reasoning_graph/providers/openai.py` that survived the suite
+before it (`python benchmarks/mutation.py`, docs/reliability.md): the plant is that change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from reasoning_graph.errors import ConfigurationError, ProviderResponseError
+from reasoning_graph.providers.base import ChatMessage
+from reasoning_graph.providers.openai import OpenAIProvider
+
+BASE = "http://llm.test/v1"
+
+
+def completion(text: str) -> dict[str, object]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+
+
+async def test_a_refused_sample_cancels_its_siblings_before_the_error_surfaces() -> None:
+    """One of three one-sample requests is refused (400) while the other two hang: `generate`
+    raises the refusal, and by then the two hanging requests have been cancelled and have
+    finished (no request outlives the call).
+
+    Plant: cancel the siblings without awaiting them (`asyncio.gather(return_exceptions=True)`
+    with no tasks, `xǁOpenAIProviderǁ_fan_out__mutmut_18`): they are still running when the
+    error reaches the caller.
+    """
+    cancelled: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seed = json.loads(request.content)["seed"]
+        if seed == 1:
+            return httpx.Response(400, json={"error": {"message": "bad request"}})
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.append(seed)
+            raise
+        return httpx.Response(200, json=completion("late"))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, use_n=False
+        )
+        with pytest.raises(ProviderResponseError):
+            async with asyncio.timeout(10):  # no extra task: checked as the error arrives
+                await provider.generate([{"role": "user", "content": "q?"}], n=3, seed=0)
+        assert sorted(cancelled) == [0, 2]
+
+
+async def test_options_left_out_are_not_sent() -> None:
+    """A request sends `max_tokens` 512 and `temperature` 0.7 by default, and no `seed` or
+    `top_logprobs` unless asked for (`top_logprobs` only with `logprobs`).
+
+    Plants: the defaults are 513, 1.7, or `top_logprobs=1` (`xǁOpenAIProviderǁgenerate__
+    mutmut_2`, `_3`, `_5`); `seed: null` is sent
+    (`... or True`, `xǁOpenAIProviderǁ_send__mutmut_33`); `top_logprobs` goes out with either
+    option alone (`logprobs or top_logprobs`, `_send__mutmut_40`).
+    """
+    bodies: list[dict[str, object]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("The answer is 4."))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
+        )
+        question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
+        await provider.generate(question)
+        await provider.generate(question, top_logprobs=3)
+        await provider.generate(question, logprobs=True)
+    assert bodies[0]["max_tokens"] == 512 and bodies[0]["temperature"] == 0.7
+    assert all("seed" not in body for body in bodies)
+    assert all("top_logprobs" not in body for body in bodies)
+    assert bodies[2]["logprobs"] is True
+
+
+async def test_top_logprobs_is_checked_against_the_apis_cap_of_20() -> None:
+    """OpenAI returns at most 20 alternatives per token: 21 (or -1) is refused before any
+    request, 20 is sent.
+
+    Plants: the cap is dropped, `None` or 21, or `top_logprobs` is not passed to the check
+    (`xǁOpenAIProviderǁgenerate__mutmut_9`, `_12`, `_13`, `_14`).
+    """
+    bodies: list[dict[str, object]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("The answer is 4."))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
+        )
+        question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
+        for wrong in (21, -1):
+            with pytest.raises(ConfigurationError, match="top_logprobs=.* between 0 and 20"):
+                await provider.generate(question, logprobs=True, top_logprobs=wrong)
+        assert bodies == []
+        await provider.generate(question, logprobs=True, top_logprobs=20)
+    assert bodies[0]["top_logprobs"] == 20
