@@ -117,3 +117,65 @@ async def test_top_logprobs_is_checked_against_the_apis_cap_of_20() -> None:
         assert bodies == []
         await provider.generate(question, logprobs=True, top_logprobs=20)
     assert bodies[0]["top_logprobs"] == 20
+
+
+def choices_body(texts: list[str]) -> dict[str, object]:
+    body = completion(texts[0])
+    body["choices"] = [
+        {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+        for i, t in enumerate(texts)
+    ]
+    return body
+
+
+async def test_a_server_that_honours_n_keeps_getting_one_request_per_call() -> None:
+    """Plant: a full answer counts as a short one (`missing < 0`,
+    `xǁOpenAIProviderǁgenerate__mutmut_51`): the provider then decides the server ignores
+    `n` and fans every later call out into one-sample requests."""
+    asked: list[object] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        n = json.loads(request.content).get("n", 1)
+        asked.append(n)
+        return httpx.Response(200, json=choices_body([f"The answer is {i}." for i in range(n)]))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
+        )
+        question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
+        for _ in range(2):
+            generation = await provider.generate(question, n=3, seed=0)
+            assert len(generation.completions) == 3
+    assert asked == [3, 3]
+
+
+async def test_one_choice_short_is_made_up_by_one_more_request() -> None:
+    """A server that returns 3 of the 4 choices asked: one one-sample request, seeded after
+    the first request's, makes up the fourth.
+
+    Plant: one missing choice is accepted as enough (`missing <= 1`,
+    `xǁOpenAIProviderǁgenerate__mutmut_52`).
+    """
+    asked: list[tuple[object, object]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        asked.append((sent.get("n", 1), sent.get("seed")))
+        n = min(int(sent.get("n", 1)), 3)
+        return httpx.Response(200, json=choices_body([f"The answer is {i}." for i in range(n)]))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
+        )
+        generation = await provider.generate([{"role": "user", "content": "q?"}], n=4, seed=0)
+    assert len(generation.completions) == 4
+    assert asked == [(4, 0), (1, 3)]
+    assert generation.usage["llm_calls"] == 2
+
+
+def test_repr_shows_the_default_concurrency_limit() -> None:
+    """Plant: the default `max_concurrency` is 17 (`xǁOpenAIProviderǁ__init____mutmut_1`)."""
+    provider = OpenAIProvider("m", base_url=BASE)
+    assert "max_concurrency=16" in repr(provider)
