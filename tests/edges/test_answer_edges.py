@@ -36,7 +36,7 @@ def test_a_reason_after_a_comma_is_not_part_of_the_answer(text: str) -> None:
 def test_an_inline_math_answer_is_unwrapped() -> None:
     """Plants: `\\(` is looked for as `XX\\(XX` (`x__clean__mutmut_35`), `\\)` as `None` or
     `XX\\)XX` (`_36`, `_37`), so the wrapper stays; or the cut is off by one or empty
-    (`line[3:-2]`, `line[2:+2]`, `line[2:-3]`: `_39` to `_41`)."""
+    (`line[3:-2]`, `line[2:+2]`, `line[2:-3]`: `_39`, `_40`, `_41`)."""
     assert extract_answer("The answer is \\(42\\).") == "42"
     assert extract_answer("The answer is \\(x + 1\\).") == "x + 1"
 
@@ -80,7 +80,8 @@ def test_plain_python_powers_are_math_when_the_whole_answer_parses() -> None:
     """`2**3` is no LaTeX; as a plain expression it parses whole, so it equals 8.
 
     Plants: `_squeezed` passes `None` for the pattern, replacement or text, or drops one
-    (`x__squeezed__mutmut_1` to `_6`): it raises, and the answer is compared as text only.
+    (`x__squeezed__mutmut_1`, `_2`, `_3`, `_4`, `_5`, `_6`): it raises, and the answer is
+    compared as text only.
     """
     matcher = AnswerMatcher()
     assert matcher.same("2**3", "8")

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from reasoning_graph import ReasoningConfig, create_reasoning_graph
-from reasoning_graph.errors import ProviderUnavailableError
-from reasoning_graph.nodes.select import select_answer
+from reasoning_graph.errors import ConfigurationError, ProviderUnavailableError
+from reasoning_graph.nodes.select import apply_review, select_answer
 from reasoning_graph.nodes.think import first_step
 from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator
@@ -91,3 +93,14 @@ def test_last_takes_each_chains_highest_round_whatever_the_ids() -> None:
     selected = select_answer(candidates, "last")
     assert selected.answer == "7"
     assert selected.tally == {"7": 2.0, "5": 1.0}
+
+
+def test_a_review_naming_an_unknown_candidate_lists_the_known_ones() -> None:
+    """Plants: the list of known ids is `None` or joined by "XX, XX"
+    (`x_apply_review__mutmut_41`, `_43`)."""
+    candidates = [cand(1, "4", chain=0, round_=0), cand(0, "5", chain=1, round_=0)]
+    proposed = select_answer(candidates, "majority")
+    with pytest.raises(
+        ConfigurationError, match=r"'c7', which does not exist; choose one of: c0, c1$"
+    ):
+        apply_review({"candidate_id": "c7"}, candidates, proposed)

@@ -71,7 +71,7 @@ async def test_options_left_out_are_not_sent() -> None:
     Plants: the defaults are 513, 1.7, or `top_logprobs=1` (`xǁOpenAIProviderǁgenerate__
     mutmut_2`, `_3`, `_5`); `seed: null` is sent
     (`... or True`, `xǁOpenAIProviderǁ_send__mutmut_33`); `top_logprobs` goes out with either
-    option alone (`logprobs or top_logprobs`, `_send__mutmut_40`).
+    option alone (`logprobs or top_logprobs`, `xǁOpenAIProviderǁ_send__mutmut_40`).
     """
     bodies: list[dict[str, object]] = []
 
@@ -179,3 +179,38 @@ def test_repr_shows_the_default_concurrency_limit() -> None:
     """Plant: the default `max_concurrency` is 17 (`xǁOpenAIProviderǁ__init____mutmut_1`)."""
     provider = OpenAIProvider("m", base_url=BASE)
     assert "max_concurrency=16" in repr(provider)
+
+
+def test_the_base_url_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plant: `OPENAI_BASE_URL` is read and dropped (`... and None`,
+    `xǁOpenAIProviderǁ__init____mutmut_7`)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://from-env.test/v1")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    provider = OpenAIProvider("m")  # no key needed: a base URL names a local server
+    assert provider.base_url == "http://from-env.test/v1"
+
+
+async def test_the_first_backoff_without_retry_after_is_half_a_second_plus_jitter() -> None:
+    """Plant: the default `retry_backoff_s` is 1.5 (`xǁOpenAIProviderǁ__init____mutmut_5`)."""
+    delays: list[float] = []
+    replies = iter([httpx.Response(500), httpx.Response(200, json=completion("4"))])
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return next(replies)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, sleep=sleep
+        )
+        await provider.generate([{"role": "user", "content": "q?"}])
+    assert len(delays) == 1 and 0.5 <= delays[0] <= 1.0
+
+
+def test_an_empty_model_name_is_refused_with_an_example() -> None:
+    """Plants: the message is `None` or changed (`xǁOpenAIProviderǁ__init____mutmut_25`,
+    `_26`)."""
+    with pytest.raises(ConfigurationError, match=r"^model is empty; pass the model name, e\.g\."):
+        OpenAIProvider("", base_url=BASE)

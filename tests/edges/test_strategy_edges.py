@@ -61,7 +61,8 @@ def test_a_chosen_verifier_plan_scores_and_never_stops_early(
     Plants: fall back to the probe's strategy even with a verifier (`needs_verifier or not
     has_verifier`, `x_choose_plan__mutmut_10`); the policy's early stop for a non-majority
     selection (`_20`, `_21`); chains for a sampling plan (`_43`, `_49`); `verify` misses
-    "best_score" or "weighted" (`_55` to `_58`); waves without early stop (`_64`, `_65`).
+    "best_score" or "weighted" (`_55`, `_56`, `_57`, `_58`); waves without early stop or
+    one sample a wave (`_64`, `_65`, `_68`).
     """
     chosen = choose_plan(
         probe_plan(has_verifier=True),
@@ -212,9 +213,9 @@ def test_beam_search_keeps_the_best_beam_and_breaks_ties_by_start_order() -> Non
 
     Plants: an unscored beam sorts first (`+1.0`, `x_score_key__mutmut_9`); ties are not
     broken by the id's number (`id[2:]`, `... and False`: `_14`, `_16`); a candidate without
-    `complete` counts as complete (`x_next_step_search__mutmut_30`); the seeds of the new
-    steps run backwards or from `seed - index` (`x_step_tasks__mutmut_15`, `_16`); the
-    reason's step number is off (`_108`, `_109`).
+    `complete` counts as complete (`x_next_step_search__mutmut_30`); the reason's step number
+    is off (`_108`, `_109`); the seeds of the new steps run backwards or from
+    `seed - index` (`x_step_tasks__mutmut_15`, `_16`).
     """
     config = ReasoningConfig(strategy="beam_search", n=4, beam_width=4, max_steps=5, seed=100)
     plan = make_plan(config, verifier_reserve=0, has_verifier=True)
@@ -268,7 +269,8 @@ def test_the_last_step_is_final_and_max_steps_ends_the_search() -> None:
 def test_the_lookahead_rollout_is_cut_at_max_steps() -> None:
     """lookahead=3, max_steps=4: a step of round 2 rolls out 1 more step, not 3.
 
-    Plant: `max_steps - round + 1` (`x_search_reserve__mutmut_11`).
+    Plants: `max_steps - round + 1` or `max_steps + round - 1`
+    (`x_search_reserve__mutmut_11`, `_12`).
     """
     config = ReasoningConfig(strategy="lookahead", n=2, beam_width=2, max_steps=4, lookahead=3)
     plan = make_plan(config, verifier_reserve=0, has_verifier=True)
@@ -279,7 +281,8 @@ def test_the_lookahead_rollout_is_cut_at_max_steps() -> None:
 def test_particles_without_a_complete_flag_keep_growing() -> None:
     """Plants: a particle without `complete` counts as complete when the earlier draws are
     replayed (`x_population__mutmut_33`) or when the active ones are listed
-    (`x_next_particles__mutmut_93`); the reason's numbers are off (`_116` to `_118`)."""
+    (`x_next_particles__mutmut_93`) or no draw grows (`_41`); the reason's numbers are
+    off (`_116`, `_117`, `_118`)."""
     plan = particles_plan()
     candidates = {f"c{i}": beam(f"c{i}", 0.5) for i in range(4)}
     candidates |= {f"c{i}": beam(f"c{i}", 0.5, round_=1) for i in range(4, 8)}
@@ -319,7 +322,7 @@ def test_a_step_search_reserves_what_one_new_beam_can_cost(
     Plants: a plain verifier's score counted per step or twice (`... or True`, `else 2`:
     `x_search_reserve__mutmut_26`, `_30`); calls charged for a verifier that calls no model
     (`_42`, `_45`); `verifier_calls` with `or`, `>= 0` or `> 1`
-    (`x_plan_step_search__mutmut_38` to `_40`).
+    (`x_plan_step_search__mutmut_38`, `_39`, `_40`).
     """
     config = ReasoningConfig(
         strategy=strategy, n=2, beam_width=2, max_steps=5, lookahead=lookahead, max_tokens=100
