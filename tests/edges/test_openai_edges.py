@@ -182,8 +182,8 @@ def test_repr_shows_the_default_concurrency_limit() -> None:
 
 
 def test_the_base_url_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plant: `OPENAI_BASE_URL` is read and dropped (`... and None`,
-    `xǁOpenAIProviderǁ__init____mutmut_7`)."""
+    """Plants: `OPENAI_BASE_URL` is read and dropped (`... and None`), or another variable
+    is read (`xǁOpenAIProviderǁ__init____mutmut_7`, `_10`, `_11`)."""
     monkeypatch.setenv("OPENAI_BASE_URL", "http://from-env.test/v1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     provider = OpenAIProvider("m")  # no key needed: a base URL names a local server
@@ -211,6 +211,19 @@ async def test_the_first_backoff_without_retry_after_is_half_a_second_plus_jitte
 
 def test_an_empty_model_name_is_refused_with_an_example() -> None:
     """Plants: the message is `None` or changed (`xǁOpenAIProviderǁ__init____mutmut_25`,
-    `_26`)."""
+    `_26`, `_27`)."""
     with pytest.raises(ConfigurationError, match=r"^model is empty; pass the model name, e\.g\."):
         OpenAIProvider("", base_url=BASE)
+
+
+def test_no_key_and_no_base_url_says_both_ways_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plants: the message is changed (`xǁOpenAIProviderǁ__init____mutmut_31`, `_32`, `_33`,
+    `_34`)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    expected = (
+        r"^No API key for OpenAI: set OPENAI_API_KEY, pass api_key=\.\.\., or pass "
+        r"base_url=\.\.\. for a local OpenAI-compatible server that needs no key\.$"
+    )
+    with pytest.raises(ConfigurationError, match=expected):
+        OpenAIProvider("m")
