@@ -41,12 +41,18 @@ async def test_a_refused_sample_cancels_its_siblings_before_the_error_surfaces()
     with no tasks, `xǁOpenAIProviderǁ_fan_out__mutmut_18`): they are still running when the
     error reaches the caller.
     """
+    hanging: list[int] = []
     cancelled: list[int] = []
+    both_hang = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         seed = json.loads(request.content)["seed"]
-        if seed == 1:
+        if seed == 1:  # refused once the other two are in flight
+            await asyncio.wait_for(both_hang.wait(), 10)
             return httpx.Response(400, json={"error": {"message": "bad request"}})
+        hanging.append(seed)
+        if len(hanging) == 2:
+            both_hang.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -190,8 +196,12 @@ def test_the_base_url_falls_back_to_the_environment(monkeypatch: pytest.MonkeyPa
     assert provider.base_url == "http://from-env.test/v1"
 
 
-async def test_the_first_backoff_without_retry_after_is_half_a_second_plus_jitter() -> None:
-    """Plant: the default `retry_backoff_s` is 1.5 (`xǁOpenAIProviderǁ__init____mutmut_5`)."""
+@pytest.mark.parametrize(("option", "first"), [({}, 0.5), ({"retry_backoff_s": 0.25}, 0.25)])
+async def test_the_first_backoff_without_retry_after_is_retry_backoff_s_plus_jitter(
+    option: dict[str, float], first: float
+) -> None:
+    """Plants: the default `retry_backoff_s` is 1.5 (`xǁOpenAIProviderǁ__init____mutmut_5`);
+    the option is not passed on (`_115`)."""
     delays: list[float] = []
     replies = iter([httpx.Response(500), httpx.Response(200, json=completion("4"))])
 
@@ -203,10 +213,15 @@ async def test_the_first_backoff_without_retry_after_is_half_a_second_plus_jitte
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, sleep=sleep
+            "m",
+            base_url=BASE,
+            api_key="sk-test-0123456789",
+            http_client=http,
+            sleep=sleep,
+            **option,
         )
         await provider.generate([{"role": "user", "content": "q?"}])
-    assert len(delays) == 1 and 0.5 <= delays[0] <= 1.0
+    assert len(delays) == 1 and first <= delays[0] <= 2 * first
 
 
 def test_an_empty_model_name_is_refused_with_an_example() -> None:
@@ -218,7 +233,7 @@ def test_an_empty_model_name_is_refused_with_an_example() -> None:
 
 def test_no_key_and_no_base_url_says_both_ways_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plants: the message is changed (`xǁOpenAIProviderǁ__init____mutmut_31`, `_32`, `_33`,
-    `_34`)."""
+    `_34`, `_35`, `_36`)."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     expected = (
@@ -227,3 +242,71 @@ def test_no_key_and_no_base_url_says_both_ways_out(monkeypatch: pytest.MonkeyPat
     )
     with pytest.raises(ConfigurationError, match=expected):
         OpenAIProvider("m")
+
+
+@pytest.mark.parametrize(
+    ("status", "content", "error", "hint"),
+    [
+        (
+            400,
+            b'{"error": {"message": "bad stop"}}',
+            ProviderResponseError,
+            "Check max_tokens, stop, seed and logprobs against the server.",
+        ),
+        (
+            401,
+            b'{"error": {"message": "no"}}',
+            ProviderResponseError,
+            "Check the API key (OPENAI_API_KEY or api_key=...).",
+        ),
+        (
+            403,
+            b'{"error": {"message": "no"}}',
+            ProviderResponseError,
+            "Check that the API key may use this model.",
+        ),
+        (
+            404,
+            b'{"error": {"message": "no"}}',
+            ProviderResponseError,
+            "Check the model name 'm' and the base URL.",
+        ),
+        (
+            200,
+            b"<html>a web page</html>",
+            ProviderResponseError,
+            "Check that base_url points at an OpenAI-compatible /v1 endpoint.",
+        ),
+    ],
+)
+async def test_each_refusal_ends_with_what_to_check(
+    status: int, content: bytes, error: type[Exception], hint: str
+) -> None:
+    """Plants: a hint is changed or filed under another status
+    (`xǁOpenAIProviderǁ__init____mutmut_93`, `_96`, `_97`, `_100`, `_103`, `_104`, `_105`,
+    `_106`)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=content, headers={"content-type": "application/json"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider(
+            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, max_attempts=1
+        )
+        with pytest.raises(error) as caught:
+            await provider.generate([{"role": "user", "content": "q?"}])
+    assert str(caught.value).endswith(hint)
+
+
+async def test_the_placeholder_key_of_a_keyless_server_is_not_starred() -> None:
+    """ "EMPTY" is what a keyless local server gets, not a secret: an error that quotes it
+    keeps it. Plant: the placeholder is starred out like a key (`... and False`,
+    `xǁOpenAIProviderǁ__init____mutmut_83`)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": {"message": "key EMPTY is not accepted"}})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider("m", base_url=BASE, http_client=http)
+        with pytest.raises(ProviderResponseError, match="key EMPTY is not accepted"):
+            await provider.generate([{"role": "user", "content": "q?"}])
