@@ -15,9 +15,13 @@ from reasoning_graph import ReasoningConfig, create_reasoning_graph
 from reasoning_graph.errors import ConfigurationError, ProviderUnavailableError
 from reasoning_graph.nodes.select import apply_review, select_answer
 from reasoning_graph.nodes.think import first_step
+from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import ChatMessage, Generation
 from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.state import Candidate
+from reasoning_graph.strategies import make_plan
+from reasoning_graph.usage import zero_usage
+from reasoning_graph.verifiers.base import StepVerdict, Verdict
 
 
 class FailingSeeds(FakeGenerator):
@@ -104,3 +108,39 @@ def test_a_review_naming_an_unknown_candidate_lists_the_known_ones() -> None:
         ConfigurationError, match=r"'c7', which does not exist; choose one of: c0, c1$"
     ):
         apply_review({"candidate_id": "c7"}, candidates, proposed)
+
+
+class StepScores:
+    """A step verifier that scores each step by a table and records what it was given."""
+
+    reserve_tokens = 0
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.graded: list[list[str]] = []
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        raise AssertionError("a step verifier in step search scores steps")
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        self.graded.append(list(steps))
+        return StepVerdict(step_scores=[self.scores[s] for s in steps], usage=zero_usage())
+
+
+async def test_verify_splits_a_beam_at_the_plans_separator_and_folds_by_its_rule() -> None:
+    """Step search with `step_separator="\\n"` and `step_aggregation="min"`.
+
+    Plants: the beam is split at the default separator (`x__score__mutmut_32`), or its step
+    scores are folded by the default rule, `last` (`_56`).
+    """
+    config = ReasoningConfig(
+        strategy="beam_search", n=2, step_separator="\n", step_aggregation="min"
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=True, step_verify=True)
+    beam = {**cand(0, "4", chain=0, round_=1), "chain": None, "text": "a\nb", "complete": False}
+    verifier = StepScores({"a": 0.2, "b": 0.9})
+    verify = make_verify_node(verifier)
+    update = await verify({"question": "q?", "plan": plan, "candidates": {"c0": beam}})
+    assert verifier.graded == [["a", "b"]]
+    assert update["candidates"]["c0"]["score"] == 0.2
+    assert update["candidates"]["c0"]["step_scores"] == [0.2, 0.9]

@@ -333,3 +333,33 @@ def test_a_step_search_reserves_what_one_new_beam_can_cost(
     assert plan["reserve_per_generation"] == tokens
     assert plan["calls_per_generation"] == calls
     assert plan["search"]["verifier_calls"] is (reserve > 0)
+
+
+def test_sampling_closes_with_plan_complete_once_n_are_out() -> None:
+    """Plants: the reason is changed (`x_next_samples__mutmut_11`, `_12`)."""
+    plan = make_plan(ReasoningConfig(n=2), verifier_reserve=0, has_verifier=False)
+    candidates = {f"c{i}": candidate(f"c{i}", chain=None, round_=0) for i in range(2)}
+    action = next_action("q?", plan, candidates, 2, 0)
+    assert action["kind"] == "select"
+    assert action["reason"] == "plan complete" and action["stop"] == "complete"
+
+
+@pytest.mark.parametrize(("stop_confidence", "stops"), [(0.85, True), (0.9, False)])
+def test_the_confidence_rule_stops_at_the_configured_confidence(
+    stop_confidence: float, stops: bool
+) -> None:
+    """Two agreeing samples of 8 make the leader 0.875 likely to win: that stops a run
+    asking for 0.85, not one asking for 0.9 (nor the default 0.95).
+
+    Plant: `stop_confidence` is not passed to the rule, which then uses its default 0.95
+    (`x_next_samples__mutmut_33`).
+    """
+    config = ReasoningConfig(
+        n=8, early_stop="confidence", stop_confidence=stop_confidence, wave_size=2
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    candidates = {f"c{i}": candidate(f"c{i}", chain=None, round_=0) for i in range(2)}
+    action = next_action("q?", plan, candidates, 2, 0)
+    assert (action["kind"] == "select") is stops
+    if stops:
+        assert action["stop"] == "confidence"
