@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from reasoning_graph import ReasoningConfig, create_reasoning_graph
+from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import ConfigurationError, ProviderUnavailableError
 from reasoning_graph.nodes.select import apply_review, select_answer
-from reasoning_graph.nodes.think import first_step
+from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
-from reasoning_graph.providers.base import ChatMessage, Generation
-from reasoning_graph.providers.fake import FakeGenerator
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation
+from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate
 from reasoning_graph.strategies import make_plan
 from reasoning_graph.usage import zero_usage
@@ -144,3 +144,50 @@ async def test_verify_splits_a_beam_at_the_plans_separator_and_folds_by_its_rule
     assert verifier.graded == [["a", "b"]]
     assert update["candidates"]["c0"]["score"] == 0.2
     assert update["candidates"]["c0"]["step_scores"] == [0.2, 0.9]
+
+
+async def test_the_difficulty_trace_entry_keeps_every_key_of_the_estimate() -> None:
+    """docs/architecture.md: the trace keeps every key of the difficulty estimate.
+
+    Plant: the estimate's keys are not passed to the trace entry (`x__estimate__mutmut_70`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    (entry,) = [e for e in output["events"] if e["kind"] == "difficulty"]
+    assert entry["data"] == {**entry["data"], **output["difficulty"]}
+    assert set(output["difficulty"]) <= set(entry["data"])
+
+
+def test_with_no_stated_answer_the_earliest_of_the_best_scored_represents_the_run() -> None:
+    """Plant: ties go to the latest candidate (`+_order`, `x__vote__mutmut_13`)."""
+    silent = [{**cand(n, "x", chain=0, round_=0), "answer": None, "score": 0.5} for n in (2, 0, 1)]
+    selected = select_answer(silent, "majority")  # type: ignore[arg-type]
+    assert selected.answer is None and selected.candidate_id == "c0"
+
+
+def test_a_candidate_keeps_the_seed_its_completion_reports_else_its_tasks() -> None:
+    """Plants: the completion's seed is ignored, always taken, or taken only when missing
+    (`x_new_candidate__mutmut_25`, `_26`, `_27`)."""
+    reported = new_candidate(Completion(text="4", seed=7), candidate_id="c0", node="think", seed=3)
+    unknown = new_candidate(Completion(text="4"), candidate_id="c1", node="think", seed=3)
+    assert (reported["seed"], unknown["seed"]) == (7, 3)
+
+
+async def test_model_verifier_scores_count_one_call_each_against_max_calls() -> None:
+    """`revision`, n=4, a verifier that calls a model (reserves tokens), `max_calls=6`: each
+    attempt costs its generation and its score, so three attempts fit (6 calls).
+
+    Plant: a score counts as two calls (`x_calls_started__mutmut_12`): only two attempts run.
+    """
+    result = await asolve(
+        "What is 2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="revision",
+        n=4,
+        max_calls=6,
+    )
+    assert len(result.candidates) == 3
+    assert all(c.score == 0.9 for c in result.candidates)

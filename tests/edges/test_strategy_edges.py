@@ -363,3 +363,18 @@ def test_the_confidence_rule_stops_at_the_configured_confidence(
     assert (action["kind"] == "select") is stops
     if stops:
         assert action["stop"] == "confidence"
+
+
+def test_an_early_stop_reports_the_vote_largest_group_first() -> None:
+    """Plants: the counts in the reason are sorted smallest first (`sorted(counts)`,
+    `reverse=False`: `x_next_samples__mutmut_47`, `_48`)."""
+    config = ReasoningConfig(n=8, early_stop="confidence", stop_confidence=0.6, wave_size=3)
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    answers = {"c0": "5", "c1": "4", "c2": "4"}
+    candidates = {
+        cid: {**candidate(cid, chain=None, round_=0), "answer": a} for cid, a in answers.items()
+    }
+    action = next_action("q?", plan, candidates, 3, 0)  # type: ignore[arg-type]
+    assert action["reason"] == (
+        "vote settled early (confidence): [2, 1] with 5 sample(s) left unspent"
+    )
