@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
-from reasoning_graph.errors import ConfigurationError, ProviderUnavailableError
+from reasoning_graph.errors import (
+    ConfigurationError,
+    NoCandidatesError,
+    ProviderUnavailableError,
+)
 from reasoning_graph.nodes.select import apply_review, select_answer
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
-from reasoning_graph.providers.base import ChatMessage, Completion, Generation
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate
 from reasoning_graph.strategies import make_plan
@@ -191,3 +195,51 @@ async def test_model_verifier_scores_count_one_call_each_against_max_calls() -> 
     )
     assert len(result.candidates) == 3
     assert all(c.score == 0.9 for c in result.candidates)
+
+
+def test_a_candidate_carries_the_mean_log_probability_of_its_tokens() -> None:
+    """Plants: the mean is never taken, or is a product (`x_new_candidate__mutmut_30`, `_32`)."""
+    tokens = [TokenLogprob(token="4", logprob=-1.0), TokenLogprob(token=".", logprob=-3.0)]
+    made = new_candidate(
+        Completion(text="4.", logprobs=tokens), candidate_id="c0", node="think", seed=0
+    )
+    assert made["mean_logprob"] == -2.0
+
+
+def test_selecting_from_nothing_says_so() -> None:
+    """Plant: the message is changed (`x_select_answer__mutmut_3`)."""
+    with pytest.raises(NoCandidatesError, match="^there are no candidates to select from$"):
+        select_answer([], "majority")
+
+
+class OneShort(FakeGenerator):
+    """Returns one completion fewer than asked for."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        full = await super().generate(messages, **kwargs)
+        return Generation(completions=full.completions[:-1], usage=full.usage)
+
+
+async def test_a_generator_returning_too_few_completions_fails_its_branch_saying_how_many() -> None:
+    """Plant: the failure's message is `None` (`x_check_count__mutmut_2`)."""
+    graph = create_reasoning_graph(
+        OneShort(["The answer is 4."]), config=ReasoningConfig(n=3, share_prompt=True)
+    ).compile()
+    with pytest.raises(NoCandidatesError, match="the generator returned 2 completions for n=3"):
+        await graph.ainvoke({"question": "What is 2 + 2?"})
+
+
+async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete() -> None:
+    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`.
+
+    Plant: the extra fields are dropped (`x_candidate_record__mutmut_34`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}),
+        config=ReasoningConfig(strategy="beam_search", n=2, max_steps=2),
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    beams = [e["data"] for e in output["events"] if e["kind"] == "candidate"]
+    assert len(beams) == 2
+    assert all(b["parent_id"] is None and b["complete"] is True for b in beams)
