@@ -243,3 +243,13 @@ async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete()
     beams = [e["data"] for e in output["events"] if e["kind"] == "candidate"]
     assert len(beams) == 2
     assert all(b["parent_id"] is None and b["complete"] is True for b in beams)
+
+
+def test_search_selection_without_complete_flags_votes_over_the_deepest_beams() -> None:
+    """A beam without `complete` is not complete: with none complete, the deepest step's
+    beams vote. Plant: a missing flag counts as complete (`x_select_answer__mutmut_62`), so
+    the shallow, better-scored beam wins."""
+    shallow = {**cand(0, "5", chain=0, round_=0), "chain": None, "score": 0.9}
+    deep = {**cand(1, "7", chain=0, round_=1), "chain": None, "score": 0.5}
+    selected = select_answer([shallow, deep], "search")  # type: ignore[list-item]
+    assert (selected.answer, selected.candidate_id) == ("7", "c1")
