@@ -6,6 +6,7 @@ Each test names the mutants of `reasoning_graph/nodes/` that survived the suite 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import (
     ConfigurationError,
+    DeadlineExceededError,
     NoCandidatesError,
     ProviderUnavailableError,
 )
+from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import apply_review, select_answer
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
@@ -253,3 +256,48 @@ def test_search_selection_without_complete_flags_votes_over_the_deepest_beams() 
     deep = {**cand(1, "7", chain=0, round_=1), "chain": None, "score": 0.5}
     selected = select_answer([shallow, deep], "search")  # type: ignore[list-item]
     assert (selected.answer, selected.candidate_id) == ("7", "c1")
+
+
+def test_search_selection_weighs_the_complete_beams_by_their_scores() -> None:
+    """Plant: the complete beams vote one each (`weighted=False`,
+    `x_select_answer__mutmut_78`): two weak "7"s would outvote one strong "5"."""
+    beams = [
+        {**cand(0, "5", chain=0, round_=1), "chain": None, "score": 0.9, "complete": True},
+        {**cand(1, "7", chain=0, round_=1), "chain": None, "score": 0.2, "complete": True},
+        {**cand(2, "7", chain=0, round_=1), "chain": None, "score": 0.2, "complete": True},
+    ]
+    selected = select_answer(beams, "search")  # type: ignore[arg-type]
+    assert selected.answer == "5"
+    assert selected.tally == pytest.approx({"5": 0.9, "7": 0.4})
+
+
+async def test_the_plan_trace_entry_keeps_every_key_of_the_plan() -> None:
+    """docs/architecture.md: the trace keeps every key of a plan.
+
+    Plant: the plan's keys are not passed to the trace entry (`x__plan_record__mutmut_50`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    (entry,) = [e for e in output["events"] if e["kind"] == "plan"]
+    assert entry["data"] == {**entry["data"], **output["plan"]}
+
+
+async def test_a_deadline_given_in_the_run_config_is_obeyed() -> None:
+    """A graph compiled by hand gets its deadline from the run config (`DEADLINE_KEY`, what
+    `asolve` sets); one already past stops the run before any candidate, saying what to do.
+
+    Plants: the run config's deadline is ignored (`x__deadline__mutmut_1`); the message is
+    changed (`x__decide__mutmut_55`, `_56`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
+    ).compile()
+    past = {"configurable": {DEADLINE_KEY: time.time() - 1.0}}
+    expected = (
+        r"before any candidate was ready; raise deadline_s, or use a faster model or a "
+        r"smaller max_tokens($|\n)"
+    )
+    with pytest.raises(DeadlineExceededError, match=expected):
+        await graph.ainvoke({"question": "What is 2 + 2?"}, past)
