@@ -153,20 +153,6 @@ async def test_verify_splits_a_beam_at_the_plans_separator_and_folds_by_its_rule
     assert update["candidates"]["c0"]["step_scores"] == [0.2, 0.9]
 
 
-async def test_the_difficulty_trace_entry_keeps_every_key_of_the_estimate() -> None:
-    """docs/architecture.md: the trace keeps every key of the difficulty estimate.
-
-    Plant: the estimate's keys are not passed to the trace entry (`x__estimate__mutmut_70`).
-    """
-    graph = create_reasoning_graph(
-        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
-    ).compile()
-    output = await graph.ainvoke({"question": "What is 2 + 2?"})
-    (entry,) = [e for e in output["events"] if e["kind"] == "difficulty"]
-    assert entry["data"] == {**entry["data"], **output["difficulty"]}
-    assert set(output["difficulty"]) <= set(entry["data"])
-
-
 def test_with_no_stated_answer_the_earliest_of_the_best_scored_represents_the_run() -> None:
     """Plant: ties go to the latest candidate (`+_order`, `x__vote__mutmut_13`)."""
     silent = [{**cand(n, "x", chain=0, round_=0), "answer": None, "score": 0.5} for n in (2, 0, 1)]
@@ -271,17 +257,20 @@ def test_search_selection_weighs_the_complete_beams_by_their_scores() -> None:
     assert selected.tally == pytest.approx({"5": 0.9, "7": 0.4})
 
 
-async def test_the_plan_trace_entry_keeps_every_key_of_the_plan() -> None:
-    """docs/architecture.md: the trace keeps every key of a plan.
+async def test_the_trace_keeps_every_key_of_the_plan_and_of_the_difficulty_estimate() -> None:
+    """docs/architecture.md: a plan's and a difficulty estimate's trace entries keep all
+    their keys.
 
-    Plant: the plan's keys are not passed to the trace entry (`x__plan_record__mutmut_50`).
+    Plants: the keys are not passed to the trace entry (`x__plan_record__mutmut_50`,
+    `x__estimate__mutmut_70`).
     """
     graph = create_reasoning_graph(
         FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
     ).compile()
     output = await graph.ainvoke({"question": "What is 2 + 2?"})
-    (entry,) = [e for e in output["events"] if e["kind"] == "plan"]
-    assert entry["data"] == {**entry["data"], **output["plan"]}
+    for kind in ("plan", "difficulty"):
+        (entry,) = [e for e in output["events"] if e["kind"] == kind]
+        assert entry["data"] == {**entry["data"], **output[kind]}
 
 
 async def test_a_deadline_given_in_the_run_config_is_obeyed() -> None:

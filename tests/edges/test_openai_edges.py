@@ -7,7 +7,9 @@ before it (`python benchmarks/mutation.py`, docs/reliability.md): the plant is t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,6 +19,7 @@ from reasoning_graph.providers.base import ChatMessage
 from reasoning_graph.providers.openai import OpenAIProvider
 
 BASE = "http://llm.test/v1"
+KEY = "sk-test-0123456789"
 
 
 def completion(text: str) -> dict[str, object]:
@@ -61,13 +64,27 @@ async def test_a_refused_sample_cancels_its_siblings_before_the_error_surfaces()
         return httpx.Response(200, json=completion("late"))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, use_n=False
-        )
+        provider = OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http, use_n=False)
         with pytest.raises(ProviderResponseError):
             async with asyncio.timeout(10):  # no extra task: checked as the error arrives
                 await provider.generate([{"role": "user", "content": "q?"}], n=3, seed=0)
         assert sorted(cancelled) == [0, 2]
+
+
+@contextlib.asynccontextmanager
+async def recording_provider() -> AsyncIterator[tuple[OpenAIProvider, list[dict[str, object]]]]:
+    """A provider whose server answers every request, and the JSON bodies it was sent."""
+    bodies: list[dict[str, object]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("The answer is 4."))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        yield OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http), bodies
+
+
+QUESTION: list[ChatMessage] = [{"role": "user", "content": "q?"}]
 
 
 async def test_options_left_out_are_not_sent() -> None:
@@ -79,20 +96,10 @@ async def test_options_left_out_are_not_sent() -> None:
     (`... or True`, `xǁOpenAIProviderǁ_send__mutmut_33`); `top_logprobs` goes out with either
     option alone (`logprobs or top_logprobs`, `xǁOpenAIProviderǁ_send__mutmut_40`).
     """
-    bodies: list[dict[str, object]] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(200, json=completion("The answer is 4."))
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
-        )
-        question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
-        await provider.generate(question)
-        await provider.generate(question, top_logprobs=3)
-        await provider.generate(question, logprobs=True)
+    async with recording_provider() as (provider, bodies):
+        await provider.generate(QUESTION)
+        await provider.generate(QUESTION, top_logprobs=3)
+        await provider.generate(QUESTION, logprobs=True)
     assert bodies[0]["max_tokens"] == 512 and bodies[0]["temperature"] == 0.7
     assert all("seed" not in body for body in bodies)
     assert all("top_logprobs" not in body for body in bodies)
@@ -106,22 +113,12 @@ async def test_top_logprobs_is_checked_against_the_apis_cap_of_20() -> None:
     Plants: the cap is dropped, `None` or 21, or `top_logprobs` is not passed to the check
     (`xǁOpenAIProviderǁgenerate__mutmut_9`, `_12`, `_13`, `_14`).
     """
-    bodies: list[dict[str, object]] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(200, json=completion("The answer is 4."))
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
-        )
-        question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
+    async with recording_provider() as (provider, bodies):
         for wrong in (21, -1):
             with pytest.raises(ConfigurationError, match="top_logprobs=.* between 0 and 20"):
-                await provider.generate(question, logprobs=True, top_logprobs=wrong)
+                await provider.generate(QUESTION, logprobs=True, top_logprobs=wrong)
         assert bodies == []
-        await provider.generate(question, logprobs=True, top_logprobs=20)
+        await provider.generate(QUESTION, logprobs=True, top_logprobs=20)
     assert bodies[0]["top_logprobs"] == 20
 
 
@@ -146,9 +143,7 @@ async def test_a_server_that_honours_n_keeps_getting_one_request_per_call() -> N
         return httpx.Response(200, json=choices_body([f"The answer is {i}." for i in range(n)]))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
-        )
+        provider = OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http)
         question: list[ChatMessage] = [{"role": "user", "content": "q?"}]
         for _ in range(2):
             generation = await provider.generate(question, n=3, seed=0)
@@ -172,9 +167,7 @@ async def test_one_choice_short_is_made_up_by_one_more_request() -> None:
         return httpx.Response(200, json=choices_body([f"The answer is {i}." for i in range(n)]))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http
-        )
+        provider = OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http)
         generation = await provider.generate([{"role": "user", "content": "q?"}], n=4, seed=0)
     assert len(generation.completions) == 4
     assert asked == [(4, 0), (1, 3)]
@@ -215,7 +208,7 @@ async def test_the_first_backoff_without_retry_after_is_retry_backoff_s_plus_jit
         provider = OpenAIProvider(
             "m",
             base_url=BASE,
-            api_key="sk-test-0123456789",
+            api_key=KEY,
             http_client=http,
             sleep=sleep,
             **option,
@@ -290,9 +283,7 @@ async def test_each_refusal_ends_with_what_to_check(
         return httpx.Response(status, content=content, headers={"content-type": "application/json"})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        provider = OpenAIProvider(
-            "m", base_url=BASE, api_key="sk-test-0123456789", http_client=http, max_attempts=1
-        )
+        provider = OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http, max_attempts=1)
         with pytest.raises(error) as caught:
             await provider.generate([{"role": "user", "content": "q?"}])
     assert str(caught.value).endswith(hint)
