@@ -21,12 +21,13 @@ from reasoning_graph.errors import (
 )
 from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import apply_review, select_answer
+from reasoning_graph.nodes.spend import fit_to_budget
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate
-from reasoning_graph.strategies import make_plan
+from reasoning_graph.strategies import make_plan, next_action
 from reasoning_graph.usage import zero_usage
 from reasoning_graph.verifiers.base import StepVerdict, Verdict
 
@@ -290,3 +291,43 @@ async def test_a_deadline_given_in_the_run_config_is_obeyed() -> None:
     )
     with pytest.raises(DeadlineExceededError, match=expected):
         await graph.ainvoke({"question": "What is 2 + 2?"}, past)
+
+
+@pytest.mark.parametrize(
+    ("budget_tokens", "max_calls", "spent_tokens", "granted"),
+    [
+        (4, None, 0, 4),  # 1 token each: all four fit
+        (4, None, 6, 0),  # overspent: nothing fits, however cheap
+        (None, 2, 0, 2),  # no calls spent yet (the default): two fit
+    ],
+)
+def test_the_budget_grants_what_the_rest_of_it_pays_for(
+    budget_tokens: int | None, max_calls: int | None, spent_tokens: int, granted: int
+) -> None:
+    """`max_tokens=1`: each generation reserves one token and one call.
+
+    Plants: a one-token reservation counts as two (`max(2, ...)`, `x_fit_to_budget__mutmut_49`);
+    an overspent budget still has a token left (`max(1, ...)`, `_25`); `spent_calls`
+    defaults to 1 (`_1`).
+    """
+    config = ReasoningConfig(
+        n=4, max_tokens=1, budget_tokens=budget_tokens, max_calls=max_calls, share_prompt=False
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    trimmed = fit_to_budget(next_action("q?", plan, {}, 0, 0), plan, spent_tokens)
+    assert sum(len(task["ids"]) for task in trimmed["think"]) == granted
+    assert trimmed["kind"] == ("think" if granted else "select")
+
+
+async def test_the_controllers_trace_entries_are_filed_under_budget() -> None:
+    """Plants: the `pruned` and `decision` entries are filed under another node
+    (`x__report__mutmut_48`, `_49`, `_117`, `_118`)."""
+    graph = create_reasoning_graph(
+        FakeGenerator(["Let x be 2.", "Let y be 2.", "x + y is 4.", "Add them."]),
+        verifier=FakeVerifier({"4": 0.9}, default=0.5),
+        config=ReasoningConfig(strategy="beam_search", n=4, beam_width=2, max_steps=3),
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    kinds = {(e["node"], e["kind"]) for e in output["events"]}
+    assert ("budget", "pruned") in kinds and ("budget", "decision") in kinds
+    assert {node for node, kind in kinds if kind in ("pruned", "decision")} == {"budget"}
