@@ -308,7 +308,7 @@ def test_the_budget_grants_what_the_rest_of_it_pays_for(
 
     Plants: a one-token reservation counts as two (`max(2, ...)`, `x_fit_to_budget__mutmut_49`);
     an overspent budget still has a token left (`max(1, ...)`, `_25`); `spent_calls`
-    defaults to 1 (`_1`).
+    defaults to 1 (`_1`); the reason leaves the tokens out (`budget is None`, `_142`).
     """
     config = ReasoningConfig(
         n=4, max_tokens=1, budget_tokens=budget_tokens, max_calls=max_calls, share_prompt=False
@@ -317,6 +317,8 @@ def test_the_budget_grants_what_the_rest_of_it_pays_for(
     trimmed = fit_to_budget(next_action("q?", plan, {}, 0, 0), plan, spent_tokens)
     assert sum(len(task["ids"]) for task in trimmed["think"]) == granted
     assert trimmed["kind"] == ("think" if granted else "select")
+    if not granted:
+        assert trimmed["reason"] == "budget spent (6 of 4 completion tokens)"
 
 
 async def test_the_controllers_trace_entries_are_filed_under_budget() -> None:
