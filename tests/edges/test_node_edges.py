@@ -14,6 +14,7 @@ import pytest
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import (
+    BudgetError,
     ConfigurationError,
     DeadlineExceededError,
     NoCandidatesError,
@@ -21,7 +22,7 @@ from reasoning_graph.errors import (
 )
 from reasoning_graph.nodes.budget import DEADLINE_KEY
 from reasoning_graph.nodes.select import apply_review, select_answer
-from reasoning_graph.nodes.spend import fit_to_budget
+from reasoning_graph.nodes.spend import check_affordable, fit_to_budget
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
@@ -333,3 +334,68 @@ async def test_the_controllers_trace_entries_are_filed_under_budget() -> None:
     kinds = {(e["node"], e["kind"]) for e in output["events"]}
     assert ("budget", "pruned") in kinds and ("budget", "decision") in kinds
     assert {node for node, kind in kinds if kind in ("pruned", "decision")} == {"budget"}
+
+
+async def test_a_state_without_a_question_is_an_empty_question() -> None:
+    """Plants: a missing question reads as `None` (a type error) or as "XXXX" (a question)
+    (`x__open__mutmut_3`, `_5`, `_8`)."""
+    graph = create_reasoning_graph(FakeGenerator(["The answer is 4."])).compile()
+    with pytest.raises(ConfigurationError, match="^the question is empty; pass the text"):
+        await graph.ainvoke({})
+
+
+def test_spent_budgets_and_trims_are_explained() -> None:
+    """Plants: a spent call budget is left out of the reason (`max_calls is None`,
+    `x_fit_to_budget__mutmut_144`) or joined oddly (`_151`); revisions are subtracted when
+    counting what was wanted or granted (`_155`, `_160`); the trim note replaces the
+    reason (`_166`)."""
+    config = ReasoningConfig(n=4, max_tokens=1, budget_tokens=4, max_calls=2)
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    spent = fit_to_budget(next_action("q?", plan, {}, 0, 0), plan, 6, spent_calls=2)
+    assert spent["reason"] == "budget spent (6 of 4 completion tokens, 2 of 2 calls)"
+
+    chains = make_plan(
+        ReasoningConfig(strategy="parallel_revision", n=8, chains=4, max_tokens=1, budget_tokens=6),
+        verifier_reserve=0,
+        has_verifier=False,
+    )
+    started = {f"c{i}": cand(i, "4", chain=i, round_=0) for i in range(4)}
+    revise = next_action("q?", chains, started, 4, 0)
+    trimmed = fit_to_budget(revise, chains, 4)
+    assert len(trimmed["revise"]) == 2
+    assert trimmed["reason"] == "revise 4 chain(s), round 1 (trimmed from 4 to 2 by the budget)"
+
+
+def test_a_trimmed_step_keeps_its_pruned_and_kept_beams() -> None:
+    """Plants: the check for `pruned` looks for another key (`x_fit_to_budget__mutmut_179`,
+    `_180`), so a trimmed step forgets which beams it pruned."""
+    config = ReasoningConfig(
+        strategy="beam_search", n=4, beam_width=2, max_tokens=10, budget_tokens=50
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=True)
+    beams = {
+        f"c{i}": {**cand(i, "4", chain=0, round_=0), "chain": None, "score": s, "complete": False}
+        for i, s in enumerate((0.9, 0.8, 0.2, 0.1))
+    }
+    grow = next_action("q?", plan, beams, 4, 0)  # type: ignore[arg-type]
+    trimmed = fit_to_budget(grow, plan, 40)
+    assert sum(len(t["ids"]) for t in trimmed["think"]) == 1
+    assert trimmed.get("pruned") == ["c2", "c3"] and trimmed.get("kept") == ["c0", "c1"]
+
+
+@pytest.mark.parametrize(("verify", "tail"), [(False, ""), (True, " plus the verifier")])
+def test_a_budget_too_small_for_one_generation_says_what_one_costs(verify: bool, tail: str) -> None:
+    """Plants: " plus the verifier" always, changed, or "XXXX" without a verifier; the
+    remedy changed (`x_check_affordable__mutmut_15`, `_16`, `_20`, `_21`, `_22`)."""
+    config = ReasoningConfig(
+        strategy="best_of_n" if verify else "self_consistency", max_tokens=10, budget_tokens=5
+    )
+    plan = make_plan(config, verifier_reserve=4 if verify else 0, has_verifier=verify)
+    reserve = plan["reserve_per_generation"]
+    expected = (
+        f"budget_tokens=5 cannot pay for one generation, which reserves {reserve} completion "
+        f"tokens (max_tokens=10{tail}); raise budget_tokens or lower max_tokens"
+    )
+    with pytest.raises(BudgetError) as caught:
+        check_affordable(plan)
+    assert str(caught.value) == expected
