@@ -1,0 +1,401 @@
+"""The graph's nodes at edges the mutation run (issue 13) found untested.
+
+Each test names the mutants of `reasoning_graph/nodes/` that survived the suite before it
+(`python benchmarks/mutation.py`, docs/reliability.md): the plant is that one-line change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
+from reasoning_graph.errors import (
+    BudgetError,
+    ConfigurationError,
+    DeadlineExceededError,
+    NoCandidatesError,
+    ProviderUnavailableError,
+)
+from reasoning_graph.nodes.budget import DEADLINE_KEY
+from reasoning_graph.nodes.select import apply_review, select_answer
+from reasoning_graph.nodes.spend import check_affordable, fit_to_budget
+from reasoning_graph.nodes.think import first_step, new_candidate
+from reasoning_graph.nodes.verify import make_verify_node
+from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
+from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from reasoning_graph.state import Candidate
+from reasoning_graph.strategies import make_plan, next_action
+from reasoning_graph.usage import zero_usage
+from reasoning_graph.verifiers.base import StepVerdict, Verdict
+
+
+class FailingSeeds(FakeGenerator):
+    """A FakeGenerator whose requests with the given seeds fail after their retries."""
+
+    def __init__(self, script: Any, *, failing: set[int]) -> None:
+        super().__init__(script)
+        self._failing = failing
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        if kwargs.get("seed") in self._failing:
+            raise ProviderUnavailableError("the test server is down (503)")
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_failed_branch_is_traced_as_branch_failed() -> None:
+    """docs/architecture.md: the trace's kind of a `failure` event is `branch_failed`.
+
+    Plants: the kind is `None` (so `failure`), dropped, or misspelt
+    (`x_failure_update__mutmut_23`, `_26`, `_27`, `_28`).
+    """
+    generator = FailingSeeds(["The answer is 4."], failing={1})
+    graph = create_reasoning_graph(
+        generator, config=ReasoningConfig(n=3, share_prompt=False)
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    failed = [e for e in output["events"] if e["kind"] == "branch_failed"]
+    assert [(e["node"], e["data"]["candidate_ids"]) for e in failed] == [("think", ["c1"])]
+    assert failed[0]["data"]["error"] == "ProviderUnavailableError"
+    assert output["answer"] == "4"
+
+
+def test_the_first_step_ends_at_the_first_separator() -> None:
+    """A server that ignores `stop` returns several steps; a beam grows by the first only.
+
+    Plant: cut at the last separator (`rsplit`, `x_first_step__mutmut_5`).
+    """
+    assert first_step("  a = 1\n\nb = 2\n\nc = 3 ", "\n\n") == "a = 1"
+    assert first_step("one step", "\n\n") == "one step"
+
+
+def cand(number: int, answer: str, *, chain: int, round_: int) -> Candidate:
+    return {
+        "id": f"c{number}",
+        "parent_id": None,
+        "chain": chain,
+        "round": round_,
+        "node": "think" if round_ == 0 else "revise",
+        "text": f"The answer is {answer}.",
+        "answer": answer,
+        "score": None,
+        "finish_reason": "stop",
+        "completion_tokens": 5,
+        "seed": number,
+    }
+
+
+def test_last_takes_each_chains_highest_round_whatever_the_ids() -> None:
+    """`last` votes over each chain's last attempt: its highest round, even when the ids
+    (the order the attempts were started in) say otherwise, as with attempts merged from two
+    runs.
+
+    Plants: every attempt replaces the chain's last one (`current = None`, or looked up
+    under chain `None`: `x__last_of_chains__mutmut_2`, `_3`), so the highest id wins.
+    """
+    candidates = [
+        cand(0, "7", chain=0, round_=1),
+        cand(1, "7", chain=1, round_=1),
+        cand(2, "5", chain=0, round_=0),
+        cand(3, "5", chain=1, round_=0),
+        cand(4, "5", chain=2, round_=0),
+    ]
+    selected = select_answer(candidates, "last")
+    assert selected.answer == "7"
+    assert selected.tally == {"7": 2.0, "5": 1.0}
+
+
+def test_a_review_naming_an_unknown_candidate_lists_the_known_ones() -> None:
+    """Plants: the list of known ids is `None` or joined by "XX, XX"
+    (`x_apply_review__mutmut_41`, `_43`)."""
+    candidates = [cand(1, "4", chain=0, round_=0), cand(0, "5", chain=1, round_=0)]
+    proposed = select_answer(candidates, "majority")
+    with pytest.raises(
+        ConfigurationError, match=r"'c7', which does not exist; choose one of: c0, c1$"
+    ):
+        apply_review({"candidate_id": "c7"}, candidates, proposed)
+
+
+class StepScores:
+    """A step verifier that scores each step by a table and records what it was given."""
+
+    reserve_tokens = 0
+
+    def __init__(self, scores: dict[str, float]) -> None:
+        self.scores = scores
+        self.graded: list[list[str]] = []
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        raise AssertionError("a step verifier in step search scores steps")
+
+    async def score_steps(self, question: str, steps: Sequence[str]) -> StepVerdict:
+        self.graded.append(list(steps))
+        return StepVerdict(step_scores=[self.scores[s] for s in steps], usage=zero_usage())
+
+
+async def test_verify_splits_a_beam_at_the_plans_separator_and_folds_by_its_rule() -> None:
+    """Step search with `step_separator="\\n"` and `step_aggregation="min"`.
+
+    Plants: the beam is split at the default separator (`x__score__mutmut_32`), or its step
+    scores are folded by the default rule, `last` (`_56`).
+    """
+    config = ReasoningConfig(
+        strategy="beam_search", n=2, step_separator="\n", step_aggregation="min"
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=True, step_verify=True)
+    beam = {**cand(0, "4", chain=0, round_=1), "chain": None, "text": "a\nb", "complete": False}
+    verifier = StepScores({"a": 0.2, "b": 0.9})
+    verify = make_verify_node(verifier)
+    update = await verify({"question": "q?", "plan": plan, "candidates": {"c0": beam}})
+    assert verifier.graded == [["a", "b"]]
+    assert update["candidates"]["c0"]["score"] == 0.2
+    assert update["candidates"]["c0"]["step_scores"] == [0.2, 0.9]
+
+
+def test_with_no_stated_answer_the_earliest_of_the_best_scored_represents_the_run() -> None:
+    """Plant: ties go to the latest candidate (`+_order`, `x__vote__mutmut_13`)."""
+    silent = [{**cand(n, "x", chain=0, round_=0), "answer": None, "score": 0.5} for n in (2, 0, 1)]
+    selected = select_answer(silent, "majority")  # type: ignore[arg-type]
+    assert selected.answer is None and selected.candidate_id == "c0"
+
+
+def test_a_candidate_keeps_the_seed_its_completion_reports_else_its_tasks() -> None:
+    """Plants: the completion's seed is ignored, always taken, or taken only when missing
+    (`x_new_candidate__mutmut_25`, `_26`, `_27`)."""
+    reported = new_candidate(Completion(text="4", seed=7), candidate_id="c0", node="think", seed=3)
+    unknown = new_candidate(Completion(text="4"), candidate_id="c1", node="think", seed=3)
+    assert (reported["seed"], unknown["seed"]) == (7, 3)
+
+
+async def test_model_verifier_scores_count_one_call_each_against_max_calls() -> None:
+    """`revision`, n=4, a verifier that calls a model (reserves tokens), `max_calls=6`: each
+    attempt costs its generation and its score, so three attempts fit (6 calls).
+
+    Plant: a score counts as two calls (`x_calls_started__mutmut_12`): only two attempts run.
+    """
+    result = await asolve(
+        "What is 2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="revision",
+        n=4,
+        max_calls=6,
+    )
+    assert len(result.candidates) == 3
+    assert all(c.score == 0.9 for c in result.candidates)
+
+
+def test_a_candidate_carries_the_mean_log_probability_of_its_tokens() -> None:
+    """Plants: the mean is never taken, or is a product (`x_new_candidate__mutmut_30`, `_32`)."""
+    tokens = [TokenLogprob(token="4", logprob=-1.0), TokenLogprob(token=".", logprob=-3.0)]
+    made = new_candidate(
+        Completion(text="4.", logprobs=tokens), candidate_id="c0", node="think", seed=0
+    )
+    assert made["mean_logprob"] == -2.0
+
+
+def test_selecting_from_nothing_says_so() -> None:
+    """Plant: the message is changed (`x_select_answer__mutmut_3`)."""
+    with pytest.raises(NoCandidatesError, match="^there are no candidates to select from$"):
+        select_answer([], "majority")
+
+
+class OneShort(FakeGenerator):
+    """Returns one completion fewer than asked for."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        full = await super().generate(messages, **kwargs)
+        return Generation(completions=full.completions[:-1], usage=full.usage)
+
+
+async def test_a_generator_returning_too_few_completions_fails_its_branch_saying_how_many() -> None:
+    """Plant: the failure's message is `None` (`x_check_count__mutmut_2`)."""
+    graph = create_reasoning_graph(
+        OneShort(["The answer is 4."]), config=ReasoningConfig(n=3, share_prompt=True)
+    ).compile()
+    with pytest.raises(NoCandidatesError, match="the generator returned 2 completions for n=3"):
+        await graph.ainvoke({"question": "What is 2 + 2?"})
+
+
+async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete() -> None:
+    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`.
+
+    Plant: the extra fields are dropped (`x_candidate_record__mutmut_34`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}),
+        config=ReasoningConfig(strategy="beam_search", n=2, max_steps=2),
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    beams = [e["data"] for e in output["events"] if e["kind"] == "candidate"]
+    assert len(beams) == 2
+    assert all(b["parent_id"] is None and b["complete"] is True for b in beams)
+
+
+def test_search_selection_without_complete_flags_votes_over_the_deepest_beams() -> None:
+    """A beam without `complete` is not complete: with none complete, the deepest step's
+    beams vote. Plant: a missing flag counts as complete (`x_select_answer__mutmut_62`), so
+    the shallow, better-scored beam wins."""
+    shallow = {**cand(0, "5", chain=0, round_=0), "chain": None, "score": 0.9}
+    deep = {**cand(1, "7", chain=0, round_=1), "chain": None, "score": 0.5}
+    selected = select_answer([shallow, deep], "search")  # type: ignore[list-item]
+    assert (selected.answer, selected.candidate_id) == ("7", "c1")
+
+
+def test_search_selection_weighs_the_complete_beams_by_their_scores() -> None:
+    """Plant: the complete beams vote one each (`weighted=False`,
+    `x_select_answer__mutmut_78`): two weak "7"s would outvote one strong "5"."""
+    beams = [
+        {**cand(0, "5", chain=0, round_=1), "chain": None, "score": 0.9, "complete": True},
+        {**cand(1, "7", chain=0, round_=1), "chain": None, "score": 0.2, "complete": True},
+        {**cand(2, "7", chain=0, round_=1), "chain": None, "score": 0.2, "complete": True},
+    ]
+    selected = select_answer(beams, "search")  # type: ignore[arg-type]
+    assert selected.answer == "5"
+    assert selected.tally == pytest.approx({"5": 0.9, "7": 0.4})
+
+
+async def test_the_trace_keeps_every_key_of_the_plan_and_of_the_difficulty_estimate() -> None:
+    """docs/architecture.md: a plan's and a difficulty estimate's trace entries keep all
+    their keys.
+
+    Plants: the keys are not passed to the trace entry (`x__plan_record__mutmut_50`,
+    `x__estimate__mutmut_70`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    for kind in ("plan", "difficulty"):
+        (entry,) = [e for e in output["events"] if e["kind"] == kind]
+        assert entry["data"] == {**entry["data"], **output[kind]}
+
+
+async def test_a_deadline_given_in_the_run_config_is_obeyed() -> None:
+    """A graph compiled by hand gets its deadline from the run config (`DEADLINE_KEY`, what
+    `asolve` sets); one already past stops the run before any candidate, saying what to do.
+
+    Plants: the run config's deadline is ignored (`x__deadline__mutmut_1`); the message is
+    changed (`x__decide__mutmut_55`, `_56`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 4."]), config=ReasoningConfig(n=2)
+    ).compile()
+    past = {"configurable": {DEADLINE_KEY: time.time() - 1.0}}
+    expected = (
+        r"before any candidate was ready; raise deadline_s, or use a faster model or a "
+        r"smaller max_tokens($|\n)"
+    )
+    with pytest.raises(DeadlineExceededError, match=expected):
+        await graph.ainvoke({"question": "What is 2 + 2?"}, past)
+
+
+@pytest.mark.parametrize(
+    ("budget_tokens", "max_calls", "spent_tokens", "granted"),
+    [
+        (4, None, 0, 4),  # 1 token each: all four fit
+        (4, None, 6, 0),  # overspent: nothing fits, however cheap
+        (None, 2, 0, 2),  # no calls spent yet (the default): two fit
+    ],
+)
+def test_the_budget_grants_what_the_rest_of_it_pays_for(
+    budget_tokens: int | None, max_calls: int | None, spent_tokens: int, granted: int
+) -> None:
+    """`max_tokens=1`: each generation reserves one token and one call.
+
+    Plants: a one-token reservation counts as two (`max(2, ...)`, `x_fit_to_budget__mutmut_49`);
+    an overspent budget still has a token left (`max(1, ...)`, `_25`); `spent_calls`
+    defaults to 1 (`_1`); the reason leaves the tokens out (`budget is None`, `_142`).
+    """
+    config = ReasoningConfig(
+        n=4, max_tokens=1, budget_tokens=budget_tokens, max_calls=max_calls, share_prompt=False
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    trimmed = fit_to_budget(next_action("q?", plan, {}, 0, 0), plan, spent_tokens)
+    assert sum(len(task["ids"]) for task in trimmed["think"]) == granted
+    assert trimmed["kind"] == ("think" if granted else "select")
+    if not granted:
+        assert trimmed["reason"] == "budget spent (6 of 4 completion tokens)"
+
+
+async def test_the_controllers_trace_entries_are_filed_under_budget() -> None:
+    """Plants: the `pruned` and `decision` entries are filed under another node
+    (`x__report__mutmut_48`, `_49`, `_117`, `_118`)."""
+    graph = create_reasoning_graph(
+        FakeGenerator(["Let x be 2.", "Let y be 2.", "x + y is 4.", "Add them."]),
+        verifier=FakeVerifier({"4": 0.9}, default=0.5),
+        config=ReasoningConfig(strategy="beam_search", n=4, beam_width=2, max_steps=3),
+    ).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    kinds = {(e["node"], e["kind"]) for e in output["events"]}
+    assert ("budget", "pruned") in kinds and ("budget", "decision") in kinds
+    assert {node for node, kind in kinds if kind in ("pruned", "decision")} == {"budget"}
+
+
+async def test_a_state_without_a_question_is_an_empty_question() -> None:
+    """Plants: a missing question reads as `None` (a type error) or as "XXXX" (a question)
+    (`x__open__mutmut_3`, `_5`, `_8`)."""
+    graph = create_reasoning_graph(FakeGenerator(["The answer is 4."])).compile()
+    with pytest.raises(ConfigurationError, match="^the question is empty; pass the text"):
+        await graph.ainvoke({})
+
+
+def test_spent_budgets_and_trims_are_explained() -> None:
+    """Plants: a spent call budget is left out of the reason (`max_calls is None`,
+    `x_fit_to_budget__mutmut_144`) or joined oddly (`_151`); revisions are subtracted when
+    counting what was wanted or granted (`_155`, `_160`); the trim note replaces the
+    reason (`_166`)."""
+    config = ReasoningConfig(n=4, max_tokens=1, budget_tokens=4, max_calls=2)
+    plan = make_plan(config, verifier_reserve=0, has_verifier=False)
+    spent = fit_to_budget(next_action("q?", plan, {}, 0, 0), plan, 6, spent_calls=2)
+    assert spent["reason"] == "budget spent (6 of 4 completion tokens, 2 of 2 calls)"
+
+    chains = make_plan(
+        ReasoningConfig(strategy="parallel_revision", n=8, chains=4, max_tokens=1, budget_tokens=6),
+        verifier_reserve=0,
+        has_verifier=False,
+    )
+    started = {f"c{i}": cand(i, "4", chain=i, round_=0) for i in range(4)}
+    revise = next_action("q?", chains, started, 4, 0)
+    trimmed = fit_to_budget(revise, chains, 4)
+    assert len(trimmed["revise"]) == 2
+    assert trimmed["reason"] == "revise 4 chain(s), round 1 (trimmed from 4 to 2 by the budget)"
+
+
+def test_a_trimmed_step_keeps_its_pruned_and_kept_beams() -> None:
+    """Plants: the check for `pruned` looks for another key (`x_fit_to_budget__mutmut_179`,
+    `_180`), so a trimmed step forgets which beams it pruned."""
+    config = ReasoningConfig(
+        strategy="beam_search", n=4, beam_width=2, max_tokens=10, budget_tokens=50
+    )
+    plan = make_plan(config, verifier_reserve=0, has_verifier=True)
+    beams = {
+        f"c{i}": {**cand(i, "4", chain=0, round_=0), "chain": None, "score": s, "complete": False}
+        for i, s in enumerate((0.9, 0.8, 0.2, 0.1))
+    }
+    grow = next_action("q?", plan, beams, 4, 0)  # type: ignore[arg-type]
+    trimmed = fit_to_budget(grow, plan, 40)
+    assert sum(len(t["ids"]) for t in trimmed["think"]) == 1
+    assert trimmed.get("pruned") == ["c2", "c3"] and trimmed.get("kept") == ["c0", "c1"]
+
+
+@pytest.mark.parametrize(("verify", "tail"), [(False, ""), (True, " plus the verifier")])
+def test_a_budget_too_small_for_one_generation_says_what_one_costs(verify: bool, tail: str) -> None:
+    """Plants: " plus the verifier" always, changed, or "XXXX" without a verifier; the
+    remedy changed (`x_check_affordable__mutmut_15`, `_16`, `_20`, `_21`, `_22`)."""
+    config = ReasoningConfig(
+        strategy="best_of_n" if verify else "self_consistency", max_tokens=10, budget_tokens=5
+    )
+    plan = make_plan(config, verifier_reserve=4 if verify else 0, has_verifier=verify)
+    reserve = plan["reserve_per_generation"]
+    expected = (
+        f"budget_tokens=5 cannot pay for one generation, which reserves {reserve} completion "
+        f"tokens (max_tokens=10{tail}); raise budget_tokens or lower max_tokens"
+    )
+    with pytest.raises(BudgetError) as caught:
+        check_affordable(plan)
+    assert str(caught.value) == expected
