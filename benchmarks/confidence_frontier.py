@@ -5,14 +5,14 @@ All through the public CLI in-process, with one generation cache (pool) per spli
 sample is generated once (self_consistency at n = 16, logprobs with 20 alternatives on) and
 every other run replays it:
 
-1. pools: `bench` self_consistency n=16 on a calibration split and on two test halves
-   (three reasoning-gym families; reasoning-gym's item i is drawn with seed + i, so the
-   splits' seeds lie far apart, and overlap is checked by question text);
-2. replays: self_consistency n=1..8 on every split; on the test halves the confidence
+1. pools: `bench` self_consistency n=16 on a calibration split and on up to three test
+   parts (`--test-parts`), three reasoning-gym families each; reasoning-gym draws item i
+   with seed + i, so the splits' seeds lie far apart, and overlap is checked by text;
+2. replays: self_consistency n=1..8 on every split; on the test parts the confidence
    selections at n=8 and 16 (confidence-weighted vote; top-10% and top-90% filter, then a
    weighted vote, as DeepConf votes);
 3. `calibrate --prior` on the calibration split only (AUROC reported on the held-out one),
-   with and without giving up, then `compute_optimal` n=16 on the test halves, replayed;
+   with and without giving up, then `compute_optimal` n=16 on the test parts, replayed;
 4. offline, from the same pool: DeepConf online (**simulated**: the cache cannot stop a
    trace, so each recorded trace is cut where `TraceMonitor` would have stopped it, its
    tokens counted to there and its answer abstaining) and the oracle allocation;
@@ -21,10 +21,10 @@ every other run replays it:
 
 Usage:
     python benchmarks/confidence_frontier.py --out bench-out/frontier [--cal-size 20]
-        [--test-size 20] [--max-tokens 48] [--window 16] [--probe-n 2]
+        [--test-size 20] [--test-parts 3] [--max-tokens 48] [--window 16] [--probe-n 2]
         [--give-up-loss 0.05] [--write docs/benchmarks.md]
 
-Generation is the slow part (about 18 s per question at n=16 on one core of the machine in
+Generation is the slow part (about 12-18 s per question at n=16 on one core of the machine in
 docs/benchmarks.md); pin it to one core with `taskset -c 1`. Re-running resumes every step.
 """
 
@@ -36,6 +36,7 @@ import json
 import shutil
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ from reasoning_graph.providers.base import Completion, TokenLogprob
 
 SECTION = "## Confidence and the learned prior (issue 11)"
 CAL_SEED = 11
-TEST_SEEDS = {"test-a": 5000, "test-b": 9000}
+TEST_SEEDS = {"test-a": 5000, "test-b": 9000, "test-c": 13000}
 FAMILIES = (
     "basic_arithmetic?{size}&min_terms=2&max_terms=2&min_digits=1&max_digits=2"
     "&allow_parentheses=false&allow_negation=false&operators=+,-",
@@ -65,6 +66,7 @@ FAMILIES = (
 )
 TOP_K = 20
 POOL_N = 16
+SHIPPED = Path(__file__).parent.parent / "reasoning_graph/policies/default.json"
 WARMUP = 4  # the online warm-up: ReasoningConfig.wave_size's default
 
 
@@ -121,8 +123,9 @@ class Frontier:
             "--concurrency",
             "1",
         ]
+        self.tests = dict(list(TEST_SEEDS.items())[: args.test_parts])
         self.specs = {"cal": spec(args.cal_size, CAL_SEED)} | {
-            name: spec(args.test_size, seed) for name, seed in TEST_SEEDS.items()
+            name: spec(args.test_size, seed) for name, seed in self.tests.items()
         }
 
     def pool(self, split: str) -> Path:
@@ -152,18 +155,18 @@ class Frontier:
         for split in self.specs:
             self.bench(split, split, "1,2,4,8,16", "--strategies", "self_consistency")
         window = ["--confidence-window", str(self.args.window)]
-        for split in TEST_SEEDS:
+        for split in self.tests:
             for name, flags in CONFIDENCE_RUNS.items():
                 self.bench(split, f"{split}-{name}", "8,16", "--strategies", "self_consistency",
                            *flags, *window)  # fmt: skip
 
     def calibrate(self, held_out: set[str]) -> dict[str, Path]:
-        """Fit both policies on the calibration split; bench them on the test halves."""
+        """Fit both policies on the calibration split; bench them on the test parts."""
         heldout = self.out / "heldout-sc.jsonl"
         heldout.write_text(
             "".join(
                 r.model_dump_json() + "\n"
-                for split in TEST_SEEDS
+                for split in self.tests
                 for r in load_records(self.out / split)
                 if r.question in held_out
             )
@@ -191,13 +194,17 @@ class Frontier:
                     *give_up,
                 ]
             )
-            for split in TEST_SEEDS:
+            for split in self.tests:
                 self.bench(split, f"{split}-co-{path.stem}", str(POOL_N),
                            "--strategies", "compute_optimal", "--policy", str(path))  # fmt: skip
-        return policies
+        # the policy the package ships (issue 3's; no prior), on the same questions
+        for split in self.tests:
+            self.bench(split, f"{split}-co-{SHIPPED.stem}", str(POOL_N),
+                       "--strategies", "compute_optimal")  # fmt: skip
+        return {**policies, "shipped default, no prior": SHIPPED}
 
     def records(self, out: str) -> list[BenchRecord]:
-        return [r for split in TEST_SEEDS for r in load_records(self.out / f"{split}{out}")]
+        return [r for split in self.tests for r in load_records(self.out / f"{split}{out}")]
 
 
 CONFIDENCE_RUNS: dict[str, list[str]] = {
@@ -294,6 +301,14 @@ def trace_aurocs(
     return {name: auroc(v, labels) for name, v in values.items()}
 
 
+def given_up_text(families: Counter[str], solvable: int) -> str:
+    """Which families the given-up questions came from, and how many SC@16 solved."""
+    if not families:
+        return ""
+    parts = ", ".join(f"{count} {family}" for family, count in sorted(families.items()))
+    return f": {parts}; {solvable} of them solved by SC@16"
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -313,7 +328,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench-out/frontier"))
     parser.add_argument("--cal-size", type=int, default=20, help="questions per family")
-    parser.add_argument("--test-size", type=int, default=20, help="per family and test half")
+    parser.add_argument("--test-size", type=int, default=20, help="per family and test part")
+    parser.add_argument("--test-parts", type=int, default=3, choices=(1, 2, 3))
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--window", type=int, default=16, help="group confidence window")
     parser.add_argument("--probe-n", type=int, default=2)
@@ -331,7 +347,7 @@ def main() -> None:
         for example in datasets[split].examples:
             examples[example.id] = (datasets[split], example)
     cal_questions = {e.question for e in datasets["cal"].examples}
-    test_questions = [e.question for s in TEST_SEEDS for e in datasets[s].examples]
+    test_questions = [e.question for s in frontier.tests for e in datasets[s].examples]
     held_out = {q for q in test_questions if q not in cal_questions}
     overlap = {
         "test": len(test_questions),
@@ -388,8 +404,9 @@ def main() -> None:
         [r for r in kept(frontier.records("-vote")) if r.n == POOL_N], examples
     )
 
+    solved_at_16 = {qid: sc[POOL_N].correct for qid, sc in by_question.items()}
     report = markdown(rows, co_rows, co_records, policies, overlap, stopped_share, traces_auroc,
-                      args, frontier, time.time() - started)  # fmt: skip
+                      solved_at_16, args, frontier, time.time() - started)  # fmt: skip
     (args.out / "frontier.md").write_text(report)
     plot(rows, args.out / "confidence_frontier.png")
     print(report)
@@ -436,6 +453,7 @@ def markdown(
     overlap: dict[str, int],
     stopped_share: dict[float, float],
     traces_auroc: dict[str, float | None],
+    solved_at_16: dict[str, bool],
     args: argparse.Namespace,
     frontier: Frontier,
     elapsed: float,
@@ -444,7 +462,8 @@ def markdown(
     oracle_row = rows[-1]
     command = (
         f"taskset -c 1 python benchmarks/confidence_frontier.py --out {args.out} "
-        f"--cal-size {args.cal_size} --test-size {args.test_size} --max-tokens "
+        f"--cal-size {args.cal_size} --test-size {args.test_size} --test-parts "
+        f"{args.test_parts} --max-tokens "
         f"{args.max_tokens} --window {args.window} --probe-n {args.probe_n} "
         f"--give-up-loss {args.give_up_loss}" + (f" --write {args.write}" if args.write else "")
     )
@@ -462,12 +481,12 @@ def markdown(
         "- Data: reasoning-gym, three families: `basic_arithmetic` (2 terms of 1-2 digits, "
         "+ and -), `chain_sum` (3 terms of 1 digit), `gcd` (2 numbers up to 30); "
         f"calibration split seed {CAL_SEED}, {args.cal_size} per family "
-        f"({overlap['cal']} questions, {overlap['cal_distinct']} distinct); test halves "
-        f"seeds {' and '.join(map(str, TEST_SEEDS.values()))}, {args.test_size} per family "
+        f"({overlap['cal']} questions, {overlap['cal_distinct']} distinct); test parts "
+        f"seeds {', '.join(map(str, frontier.tests.values()))}, {args.test_size} per family "
         f"each ({overlap['test']} questions, {overlap['distinct']} distinct texts, "
         f"{overlap['in_cal']} also in the calibration split and left out). Scored: the "
         f"**{sc16.questions} held-out questions**. (reasoning-gym draws item i with seed + i, "
-        "so nearby seeds repeat questions: seeds 1 and 2 share all but one.)",
+        "so nearby seeds repeat questions: seeds 1 and 2 share all but one per family.)",
         "",
         "| strategy | n | accuracy | 95% CI | mean completion tokens | share of SC@16 tokens |",
         "|---|--:|--:|---|--:|--:|",
@@ -495,8 +514,12 @@ def markdown(
     fixed = [r for r in rows if not r.label.startswith(("compute_optimal", "oracle"))]
     for name, co in co_rows.items():
         policy = json.loads(policies[name].read_text())
-        evidence = policy.get("prior", {}).get("evidence", {})
-        gave_up = sum(1 for r in co_records[name] if (r.plan or {}).get("gave_up"))
+        prior = policy.get("prior") or {}
+        evidence = prior.get("evidence", {})
+        given_up = [r for r in co_records[name] if (r.plan or {}).get("gave_up")]
+        gave_up = len(given_up)
+        families = Counter(r.example_id.split("[")[0] for r in given_up)
+        solvable = sum(solved_at_16[r.example_id] for r in given_up)
         within = co.accuracy >= sc16.ci[0]
         ratio = co.tokens / sc16.tokens
         cheapest = min(
@@ -509,21 +532,40 @@ def markdown(
             if cheapest
             else "no fixed strategy reaches its accuracy"
         )
+        if prior:
+            threshold = prior.get("give_up_below")
+            fitted = (
+                "policy fitted by `calibrate --prior` on the calibration split only (probe "
+                f"{policy['probe_n']}, early stop `{policy['early_stop']}`, give up below prior "
+                f"{'never' if threshold is None else round(threshold, 3)}; {gave_up} held-out "
+                f"questions given up{given_up_text(families, solvable)}): "
+                "prior AUROC for 'solvable at n=16' "
+                f"{evidence.get('heldout_prior_auroc')} on the held-out split "
+                f"({evidence.get('heldout_questions')} questions; out of fold on calibration "
+                f"{evidence.get('prior_auroc_out_of_fold')}), combined "
+                f"score AUROC {evidence.get('heldout_score_auroc')}."
+            )
+        else:
+            fitted = (
+                f"the policy the package ships (issue 3's, no prior; probe {policy['probe_n']}, "
+                f"early stop `{policy['early_stop']}`)."
+            )
         lines += [
-            f"**compute_optimal ({name})**, policy fitted by `calibrate --prior` on the "
-            f"calibration split only (probe {policy['probe_n']}, early stop "
-            f"`{policy['early_stop']}`, give-up below prior "
-            f"{policy.get('prior', {}).get('give_up_below')}; {gave_up} held-out questions "
-            f"given up): prior AUROC for 'solvable at n=16' "
-            f"{evidence.get('heldout_prior_auroc')} on the held-out split "
-            f"({evidence.get('heldout_questions')} questions; out of fold on calibration "
-            f"{evidence.get('prior_auroc_out_of_fold')}), combined "
-            f"score AUROC {evidence.get('heldout_score_auroc')}. Accuracy {co.accuracy:.3f} vs "
-            f"SC@16's {sc16.accuracy:.3f} (CI {sc16.ci[0]:.3f}-{sc16.ci[1]:.3f}: "
+            f"**compute_optimal ({name})**, {fitted}"
+            f" Accuracy {co.accuracy:.3f} vs "
+            f"SC@16's {sc16.accuracy:.3f} ({co.correct} vs {sc16.correct} of {co.questions} "
+            f"right; SC@16's CI {sc16.ci[0]:.3f}-{sc16.ci[1]:.3f}: "
             f"{'within or above' if within else 'below'}), tokens {co.tokens:.1f} vs "
             f"{sc16.tokens:.1f} = **{100 * ratio:.1f}%** of SC@16's; {versus}. "
             f"5x target (SC@16 accuracy with <= 20% of its tokens): "
-            f"**{'met' if within and ratio <= 0.2 else 'not met'}**.",
+            f"**{'met' if within and ratio <= 0.2 else 'not met'}** (met means: accuracy "
+            "within SC@16's 95% CI or above, and at most 20% of its tokens)"
+            + (
+                f"; but {sc16.correct - co.correct} fewer questions right than SC@16 "
+                f"({100 * (sc16.accuracy - co.accuracy):.1f} points): not at equal accuracy."
+                if co.correct < sc16.correct
+                else "."
+            ),
             "",
         ]
     lines += [
