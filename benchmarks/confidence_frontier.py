@@ -12,19 +12,21 @@ every other run replays it:
    selections at n=8 and 16 (confidence-weighted vote; top-10% and top-90% filter, then a
    weighted vote, as DeepConf votes);
 3. `calibrate --prior` on the calibration split only (AUROC reported on the held-out one),
-   with and without giving up, then `compute_optimal` n=16 on the test parts, replayed;
+   with and without giving up, then `compute_optimal` n=16 on the test parts, replayed,
+   with each and with the policy the package ships;
 4. offline, from the same pool: DeepConf online (**simulated**: the cache cannot stop a
    trace, so each recorded trace is cut where `TraceMonitor` would have stopped it, its
-   tokens counted to there and its answer abstaining) and the oracle allocation;
+   tokens counted to there and its answer abstaining), checked against the live path on
+   `--check-live` questions per family (generated, uncached), and the oracle allocation;
 5. the report on the held-out questions (test questions whose text calibration never saw),
    with Wilson 95% intervals, a plot, and `--write docs/benchmarks.md`.
 
 Usage:
     python benchmarks/confidence_frontier.py --out bench-out/frontier [--cal-size 20]
-        [--test-size 20] [--test-parts 3] [--max-tokens 48] [--window 16] [--probe-n 2]
-        [--give-up-loss 0.05] [--write docs/benchmarks.md]
+        [--test-size 20] [--test-parts 3] [--check-live 2] [--max-tokens 48] [--window 16]
+        [--probe-n 2] [--give-up-loss 0.05] [--write docs/benchmarks.md]
 
-Generation is the slow part (about 12-18 s per question at n=16 on one core of the machine in
+Generation is the slow part (about 11-18 s per question at n=16 on one core of the machine in
 docs/benchmarks.md); pin it to one core with `taskset -c 1`. Re-running resumes every step.
 """
 
@@ -283,6 +285,52 @@ def simulate_online(
     return grade(vote(answers, weights)), tokens, stopped
 
 
+def live_check(
+    frontier: Frontier,
+    examples: dict[str, tuple[Dataset, Example]],
+    logprobs: dict[tuple[int, int, float], list[TokenLogprob]],
+) -> str:
+    """Run the live online stop (DeepConf-low) on a few test questions, uncached, and say
+    whether the simulation gives the same tokens and correctness on each."""
+    args = frontier.args
+    split = next(iter(frontier.tests))
+    out = frontier.out / "online-live"
+    run(
+        [
+            "bench",
+            "--data",
+            spec(args.check_live, TEST_SEEDS[split]),
+            "--strategies",
+            "self_consistency",
+            "--n",
+            str(POOL_N),
+            "--out",
+            str(out),
+            *frontier.common,
+            "--online-stop",
+            "0.1",
+            "--confidence-vote",
+            "--confidence-window",
+            str(args.window),
+        ]
+    )
+    pool = {r.example_id: r for r in load_records(frontier.out / split) if r.n == POOL_N}
+    same = 0
+    live = load_records(out)
+    for record in live:
+        dataset, example = examples[record.example_id]
+        correct, tokens, _ = simulate_online(
+            pool[record.example_id], logprobs, 0.1, args.window,
+            lambda answer, d=dataset, e=example: d.grade(e, answer),  # type: ignore[misc]
+        )  # fmt: skip
+        same += correct == record.correct and tokens == record.completion_tokens
+    return (
+        f" Checked against the live path (`LlamaCppProvider` stopping traces, no cache) on "
+        f"{len(live)} test questions with DeepConf-low: the simulation gives the same "
+        f"completion tokens and correctness on {same} of them."
+    )
+
+
 def trace_aurocs(
     records: Sequence[BenchRecord], examples: dict[str, tuple[Dataset, Example]]
 ) -> dict[str, float | None]:
@@ -333,6 +381,13 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--window", type=int, default=16, help="group confidence window")
     parser.add_argument("--probe-n", type=int, default=2)
+    parser.add_argument(
+        "--check-live",
+        type=int,
+        default=2,
+        help="questions per family of the first test part to run with the live online stop "
+        "(DeepConf-low, no cache) and compare with the simulation; 0: skip",
+    )
     parser.add_argument("--give-up-loss", type=float, default=0.05)
     parser.add_argument("--write", type=Path, help="markdown file to write the section into")
     args = parser.parse_args()
@@ -390,6 +445,7 @@ def main() -> None:
             stops += stopped
         stopped_share[keep] = stops / (len(by_question) * (POOL_N - WARMUP))
         rows.append(row(label, POOL_N, results))
+    live = live_check(frontier, examples, logprobs) if args.check_live else ""
     co_rows: dict[str, Row] = {}
     co_records: dict[str, list[BenchRecord]] = {}
     for name, path in policies.items():
@@ -406,7 +462,7 @@ def main() -> None:
 
     solved_at_16 = {qid: sc[POOL_N].correct for qid, sc in by_question.items()}
     report = markdown(rows, co_rows, co_records, policies, overlap, stopped_share, traces_auroc,
-                      solved_at_16, args, frontier, time.time() - started)  # fmt: skip
+                      solved_at_16, live, args, frontier, time.time() - started)  # fmt: skip
     (args.out / "frontier.md").write_text(report)
     plot(rows, args.out / "confidence_frontier.png")
     print(report)
@@ -454,6 +510,7 @@ def markdown(
     stopped_share: dict[float, float],
     traces_auroc: dict[str, float | None],
     solved_at_16: dict[str, bool],
+    live: str,
     args: argparse.Namespace,
     frontier: Frontier,
     elapsed: float,
@@ -463,7 +520,7 @@ def markdown(
     command = (
         f"taskset -c 1 python benchmarks/confidence_frontier.py --out {args.out} "
         f"--cal-size {args.cal_size} --test-size {args.test_size} --test-parts "
-        f"{args.test_parts} --max-tokens "
+        f"{args.test_parts} --check-live {args.check_live} --max-tokens "
         f"{args.max_tokens} --window {args.window} --probe-n {args.probe_n} "
         f"--give-up-loss {args.give_up_loss}" + (f" --write {args.write}" if args.write else "")
     )
@@ -508,7 +565,7 @@ def markdown(
         f"`--online-stop KEEP --confidence-vote --confidence-window {args.window}` runs. "
         f"Share of post-warm-up traces stopped: {100 * stopped_share[0.9]:.0f}% (high), "
         f"{100 * stopped_share[0.1]:.0f}% (low). The oracle allocation uses the benched n "
-        "(1, 2, 4, 8, 16).",
+        f"(1, 2, 4, 8, 16).{live}",
         "",
     ]
     fixed = [r for r in rows if not r.label.startswith(("compute_optimal", "oracle"))]
