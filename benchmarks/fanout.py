@@ -1,8 +1,8 @@
 """Fan-out benchmark (issue 2): do `n` samples cost one call's latency, and what does the graph add?
 
-Starts `OpenAIStubServer` in its own process (loopback, like a real upstream: it does not
-share this process's GIL; see `_stub.py`) with a fixed latency per request and runs
-`self_consistency` through the real graph (`asolve`) and the real `OpenAIProvider`:
+Starts `OpenAIStubServer` (loopback, its own thread and event loop) with a fixed latency per
+request and runs `self_consistency` through the real graph (`asolve`) and the real
+`OpenAIProvider`:
 
 - *parallel*, `share_prompt=False`: one `Send` branch per sample, one HTTP request each;
 - *shared n*, `share_prompt=True`: one branch, one request with the server's `n`.
@@ -30,13 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _docs import Columns, machine, markdown_table, provenance, rich_table, write_section
-from _stub import StubProcess
 from rich.console import Console
 
 from reasoning_graph import asolve
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.fake import FakeGenerator
 from reasoning_graph.providers.openai import OpenAIProvider
+from reasoning_graph.testing import OpenAIStubServer
 
 SIZES = (1, 4, 16, 64)
 QUESTION = "What is 17 + 25?"
@@ -77,7 +77,7 @@ async def run_setting(
     n: int,
     share_prompt: bool,
     runs: int,
-    server: StubProcess | None = None,
+    server: OpenAIStubServer | None = None,
 ) -> Timing:
     """Time `runs` questions after one warm-up question (connections, caches)."""
 
@@ -101,8 +101,7 @@ async def run_setting(
     seconds = [await one() for _ in range(runs)]
     if server is None:
         return Timing(seconds, 0, 0)
-    requests, peak = server.stats()
-    return Timing(seconds, requests // runs, peak)
+    return Timing(seconds, len(server.requests) // runs, server.peak_in_flight)
 
 
 async def single_call(provider: OpenAIProvider, runs: int) -> float:
@@ -127,8 +126,8 @@ class Report:
 async def measure(latency: float, repeats: int, overhead_runs: int) -> Report:
     fake = FakeGenerator(lambda messages, index: "17 + 25 = 42. The answer is 42.")
     with (
-        StubProcess(latency) as slow,
-        StubProcess(0.0) as fast,
+        OpenAIStubServer(latency_s=latency) as slow,
+        OpenAIStubServer(latency_s=0.0) as fast,
     ):
         providers = {
             name: OpenAIProvider("stub", base_url=url, api_key="bench", max_concurrency=cap)
@@ -245,8 +244,7 @@ def markdown(report: Report, args: argparse.Namespace) -> str:
             "",
             *provenance("benchmarks/fanout.py"),
             f"- Setup: `self_consistency` through `asolve` with `OpenAIProvider(max_concurrency="
-            f"{MAX_CONCURRENCY})` against `OpenAIStubServer` in its own process (loopback, "
-            f"honours `n`, "
+            f"{MAX_CONCURRENCY})` against `OpenAIStubServer` (loopback, honours `n`, "
             f"{args.latency} s per request; one bare `generate(n=1)` call measured "
             f"{report.single_call:.3f} s). *parallel* is `share_prompt=False` (one `Send` "
             "branch and one request per sample), *shared n* is `share_prompt=True` (one "
@@ -261,8 +259,8 @@ def markdown(report: Report, args: argparse.Namespace) -> str:
             targets_line(report, args.latency),
             "",
             f"Overhead at zero latency: mean of {args.overhead_runs} questions after one "
-            "warm-up, nothing subtracted (graph, provider and HTTP client; the stub server runs in "
-            "its own process, on the same 2 cores).",
+            "warm-up, nothing subtracted (graph, provider, HTTP client and the stub server, "
+            "which shares the process and the GIL).",
             "",
             *markdown_table(overhead_table(report), align="---:"),
             "",
