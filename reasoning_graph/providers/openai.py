@@ -248,9 +248,9 @@ class OpenAIProvider:
         check_sampling(n, max_tokens, top_logprobs, max_top_logprobs=20)
         top = top_logprobs if logprobs or online_stop is None else online_stop["top_k"]
         request = _Request(messages, max_tokens, temperature, stop, logprobs, top, online_stop)
-        if online_stop is not None:  # one stream per sample, so each can be closed alone
-            return await self._fan_out(request, n, seed, 0)
-        if n == 1 or not self._use_n or self._server_ignores_n:
+        # One request per sample: a single sample, a server that ignores `n`, or online stop
+        # (one stream per sample, so each can be closed alone).
+        if n == 1 or not self._use_n or self._server_ignores_n or online_stop is not None:
             return await self._fan_out(request, n, seed, 0)
         first = await self._send(request, n, seed)
         for index, completion in enumerate(first.completions[:n]):
