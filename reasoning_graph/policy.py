@@ -16,6 +16,19 @@ package and is what `compute_optimal` uses unless `ReasoningConfig.policy` names
 five bins (1 easiest); `plans[bin][budget]` is the plan for a run whose budget is `n`
 generations, the probe included.
 
+A plan's `strategy` is any registry row with a `policy_choice`
+(`strategies.POLICY_STRATEGIES`): the sampling strategies, `parallel_revision`, and the step
+searches; any other name fails at load with the allowed ones listed. Its `n` is the most
+generations it spends, the probe included (capped at the run's `n`). A step search plan
+also records the benched search's shape and runs after the probe; its `n` is the probe plus
+the search's worst case, every step and rollout step one generation (verifier scores are on
+top of `n`, as for `weighted_vote`), and the search is shrunk at run time to fit what the
+probe left (docs/compute-optimal.md, "Step searches in a plan"):
+
+```json
+{"strategy": "beam_search", "n": 8, "beams": 2, "max_steps": 3, "beam_width": 1}
+```
+
 A policy may also hold a `prior` (`reasoning_graph.prior.DifficultyPrior`, fitted by
 `calibrate --prior`): a logistic model of the question's text features and one of the probe's
 signals, which together give a continuous difficulty score (its `bin_edges` are then quantiles
@@ -31,7 +44,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.prior import DifficultyPrior
@@ -39,6 +59,10 @@ from reasoning_graph.prior import DifficultyPrior
 __all__ = ["POLICY_VERSION", "PlanChoice", "Policy", "load_policy"]
 
 POLICY_VERSION = 1
+
+
+def _unset(value: object) -> bool:
+    return value is None
 
 
 class PlanChoice(BaseModel):
@@ -51,6 +75,17 @@ class PlanChoice(BaseModel):
     with a `policy_choice`); a revision plan's chains start from the probe's samples, so its
     chain count is the policy's `probe_n`."""
     n: int = Field(ge=1)
+    """The most generations the plan spends, the probe included (capped at the run's `n`).
+    For a step search: the probe's plus the search's worst case
+    (`strategies.step_search.search_generations`)."""
+    beams: int | None = Field(default=None, ge=1, exclude_if=_unset)
+    """Step searches only (required): first steps (beams, particles) as benched."""
+    max_steps: int | None = Field(default=None, ge=1, exclude_if=_unset)
+    """Step searches only (required): the most steps per beam, as benched."""
+    beam_width: int | None = Field(default=None, ge=1, exclude_if=_unset)
+    """Step searches only: next steps per kept beam (M); `None`: the run's `beam_width`."""
+    lookahead: int | None = Field(default=None, ge=0, exclude_if=_unset)
+    """`lookahead` only: rollout steps behind each step; `None`: the run's `lookahead`."""
     accuracy: float | None = None
     """Accuracy this plan reached on the calibration bin (evidence, not used at run time)."""
     mean_completion_tokens: float | None = None
@@ -63,10 +98,32 @@ class PlanChoice(BaseModel):
 
         if strategy not in POLICY_STRATEGIES:
             raise ValueError(
-                f"a policy cannot choose strategy {strategy!r}; choose one of: "
+                f"a policy cannot choose strategy {strategy!r} (it cannot run after "
+                f"compute_optimal's probe); choose one of: "
                 f"{', '.join(POLICY_STRATEGIES)}"
             )
         return strategy
+
+    @model_validator(mode="after")
+    def _search_shape(self) -> PlanChoice:
+        from reasoning_graph.strategies import REGISTRY
+
+        shape = {"beams": self.beams, "max_steps": self.max_steps}
+        if REGISTRY[self.strategy].policy_choice == "search":
+            missing = [name for name, value in shape.items() if value is None]
+            if missing:
+                raise ValueError(
+                    f"a {self.strategy} plan needs {' and '.join(missing)} (the benched "
+                    "search's first steps and most steps per beam)"
+                )
+            return self
+        shape |= {"beam_width": self.beam_width, "lookahead": self.lookahead}
+        given = [name for name, value in shape.items() if value is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} size a step search; a {self.strategy} plan has only `n`"
+            )
+        return self
 
 
 class Policy(BaseModel):

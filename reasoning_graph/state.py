@@ -121,6 +121,9 @@ class SearchPlan(TypedDict):
     verifier_calls: int
     """Model calls each verifier score (each step score) costs: 0 when the verifier calls no
     model (plans saved before this was a count hold `True` for 1)."""
+    first_round: NotRequired[int]
+    """The controller round of the first steps: 1 for a search a `compute_optimal` policy
+    chose (the probe's samples are round 0 and are not beams); absent means 0."""
 
 
 class ConfidencePlan(ConfidenceSettings):
@@ -146,6 +149,8 @@ class Plan(TypedDict):
     budget_n: int
     """Generations the run may spend in all (the config's `n`)."""
     n: int
+    """Samples (or attempts of the chains) to draw; in step search, its first steps (beams,
+    particles), whose growth `search` bounds."""
     chains: int
     """Revision chains (1 for `revision`); 0 for the sampling strategies."""
     share_prompt: bool

@@ -6,6 +6,10 @@ Every row of the strategy registry is drawn, and what the property expects of a 
 comes from its row (does it need a verifier, does it grow steps), so a new strategy is
 covered without editing this file; each row also gets one `@example` whose token budget pays
 for three generations and not a fourth, with every text and verdict using its whole reserve.
+A `compute_optimal` policy may choose a step search (`policy_step_searches.json` picks one by
+budget: `beam_search` at n=6, `lookahead` at 8, `dvts` at 10, `particle_filtering` at 12);
+each gets an `@example` whose beams never finish, so its worst case is spent and must fit in
+`n` generations with the probe's (and one with a tight token budget as well).
 
 The spend is counted on the fakes' side, not the library's: `FailingGenerator` records the
 completion tokens of every generation and judge verdict it hands out, `FakeVerifier` its
@@ -51,11 +55,13 @@ VERIFIED_WHEN_GIVEN = ("revision", "parallel_revision", "compute_optimal")
 MAX_STEPS = 8  # ReasoningConfig's default
 LOOKAHEAD = 1  # ReasoningConfig's default rollout length
 FIXTURES = Path(__file__).parent / "fixtures"
-POLICIES = (  # no prior; a difficulty prior; a prior that gives "What is 1 + 1?" up
+POLICIES = (  # no prior; a difficulty prior; a prior that gives "What is 1 + 1?" up; searches
     FIXTURES / "policy_all_plans.json",
     FIXTURES / "policy_prior.json",
     FIXTURES / "policy_prior_gives_up.json",
+    FIXTURES / "policy_step_searches.json",
 )
+SEARCH_BUDGETS = (6, 8, 10, 12)  # the `n` at which policy_step_searches.json picks each search
 JUDGE_RESERVE = 4  # LLMJudge's default max_tokens, the default verifier's reserve
 
 
@@ -135,25 +141,42 @@ def tight_examples(test: Callable[..., None]) -> Callable[..., None]:
     `max_tokens`, a 4-word verdict of the judge's 4 tokens), scored by an LLM judge wherever
     the strategy verifies, so a fourth generation, or a verdict left out of the spend, is
     more than the budget."""
+    tight: dict[str, Any] = {
+        "max_tokens": 5,
+        "max_calls": None,
+        "share_prompt": False,
+        "judge_replies": ["yes indeed it is"],
+        "verifier_reserve": None,
+        "fail_at": frozenset(),
+        "confidence": "off",
+    }
     for strategy in REGISTRY:
         explicit_judge = strategy in VERIFIED_WHEN_GIVEN
         reserve = reserve_of(strategy, 5, None, explicit_judge)
         test = example(
+            **tight,
             strategy=strategy,
             n=8,
             chains=2 if strategy == "parallel_revision" else None,
-            max_tokens=5,
             budget_tokens=4 * reserve.tokens - 1,
-            max_calls=None,
-            share_prompt=False,
             script=["one two three four five six. The answer is 1."],
-            judge_replies=["yes indeed it is"],
-            verifier_reserve=None,
             explicit_judge=explicit_judge,
-            fail_at=frozenset(),
-            confidence="off",
             policy=POLICIES[0],
         )(test)
+    # compute_optimal choosing each step search, whose beams never end (the step is never
+    # final), with no token budget and with one that runs out mid-search.
+    for n in SEARCH_BUDGETS:
+        for budget_tokens in (None, 8 * reserve_of("lookahead", 5, None, True).tokens - 1):
+            test = example(
+                **tight,
+                strategy="compute_optimal",
+                n=n,
+                chains=None,
+                budget_tokens=budget_tokens,
+                script=["one two three four five\n\nsix"],
+                explicit_judge=True,
+                policy=POLICIES[3],
+            )(test)
     return test
 
 
@@ -297,13 +320,17 @@ def test_budgets_and_n_are_never_exceeded(
     stops_early = confidence == "consensus"
     if unconstrained and strategy != "compute_optimal" and not search and not stops_early:
         assert generations == n  # compute_optimal spends what its policy's plan asks, <= n
-    if search:  # a lookahead rollout is a generation but not a candidate
+    searched = REGISTRY[result.plan["base"]].step_search  # compute_optimal may choose one
+    if searched and not search:  # after the probe: its samples are round 0, the steps 1...
+        assert result.plan["search"]["first_round"] == 1
+        assert sum(c.round == 0 for c in result.candidates) <= 2  # the probe's samples
+    if searched:  # a lookahead rollout is a generation but not a candidate
         assert len(result.candidates) <= generations - failed_generations
         rounds: dict[int, int] = {}
         for candidate in result.candidates:
             rounds[candidate.round] = rounds.get(candidate.round, 0) + 1
         assert all(count <= n for count in rounds.values())
-        assert max(rounds) < MAX_STEPS
+        assert max(rounds) < MAX_STEPS + (0 if search else 1)
     else:
         assert len(result.candidates) == generations - failed_generations
     assert all(
@@ -320,7 +347,7 @@ def test_budgets_and_n_are_never_exceeded(
         result.usage.by_node.get(node, {"completion_tokens": 0})["completion_tokens"]
         for node in ("think", "revise")
     )
-    if not search:  # a beam's text repeats its parent's steps
+    if not searched:  # a beam's text repeats its parent's steps
         assert think_and_revise == made
     judged = sum(tokens for judge, tokens, _ in generator.handed_out if judge)
     verify_usage = result.usage.by_node.get("verify", {"completion_tokens": 0})

@@ -59,9 +59,11 @@ def test_policies_may_choose_only_the_rows_that_say_how() -> None:
         name for name, spec in REGISTRY.items() if spec.policy_choice is not None
     }
     for name in POLICY_STRATEGIES:
-        assert PlanChoice(strategy=name, n=2).strategy == name
-    with pytest.raises(ValueError, match="a policy cannot choose strategy 'beam_search'"):
-        PlanChoice(strategy="beam_search", n=2)
+        shape = {"beams": 2, "max_steps": 3} if REGISTRY[name].step_search else {}
+        assert PlanChoice(strategy=name, n=2, **shape).strategy == name
+    assert {"beam_search", "lookahead", "dvts", "particle_filtering"} <= set(POLICY_STRATEGIES)
+    with pytest.raises(ValueError, match="a policy cannot choose strategy 'revision'"):
+        PlanChoice(strategy="revision", n=2)
 
 
 @pytest.mark.parametrize("name", STRATEGIES)

@@ -8,6 +8,10 @@
    with the best accuracy on the bin's questions wins; plans within `accuracy_tolerance` of
    the best are tied, and ties go to fewer mean completion tokens.
 
+Which plan a record measured, and its `n`, is `reasoning_graph.bench.plans`': a step search
+record counts as the probe plus the search's worst case, its tokens as the record's plus the
+probe's samples' (at run time it runs after the probe, not from it).
+
 With `prior=True` (`calibrate --prior`), step 1's score is the continuous difficulty of a
 fitted `DifficultyPrior` (`reasoning_graph.bench.fit_prior`): a logistic regression of
 "solvable at `solvable_n`" on the question's text features, and one on that prior and the
@@ -24,7 +28,8 @@ from typing import Any, Literal
 
 from reasoning_graph.answers import AnswerMatcher
 from reasoning_graph.bench.fit_prior import Split, fit_difficulty_prior
-from reasoning_graph.bench.records import BenchRecord
+from reasoning_graph.bench.plans import PlanKey, plan_choice, plan_key
+from reasoning_graph.bench.records import BenchCandidate, BenchRecord
 from reasoning_graph.difficulty import estimate_difficulty
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.policy import POLICY_VERSION, PlanChoice, Policy
@@ -35,17 +40,21 @@ from reasoning_graph.strategies import REGISTRY
 __all__ = ["fit_policy", "probe_difficulty", "solvable_labels"]
 
 _BINS = 5
-PlanKey = tuple[str, int]
 
 
 def _index(candidate_id: str) -> int:
     return int(candidate_id[1:]) if candidate_id[1:].isdigit() else 0
 
 
+def _first(record: BenchRecord, probe_n: int) -> list[BenchCandidate]:
+    """`record`'s first `probe_n` samples: a probe's."""
+    return sorted(record.candidates, key=lambda c: _index(c.id))[:probe_n]
+
+
 def _probe(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) -> Difficulty:
     """`estimate_difficulty` of `record`'s first `probe_n` samples, with their confidences
     kept as `confidences` are read by `probe_signals`."""
-    first = sorted(record.candidates, key=lambda c: _index(c.id))[:probe_n]
+    first = _first(record, probe_n)
     wave: list[Candidate] = [
         {
             "id": c.id,
@@ -74,15 +83,22 @@ def probe_difficulty(record: BenchRecord, probe_n: int, matcher: AnswerMatcher) 
     return _probe(record, probe_n, matcher)["score"]
 
 
+def _probe_runs(records: Sequence[BenchRecord], probe_n: int) -> dict[str, BenchRecord]:
+    """Each question's largest sampling run with `n >= probe_n`, whose first samples are
+    its probe's."""
+    runs: dict[str, BenchRecord] = {}
+    for record in sorted(records, key=lambda r: -r.n):
+        if _is_sampling(record) and record.n >= probe_n and record.example_id not in runs:
+            runs[record.example_id] = record
+    return runs
+
+
 def _probes(
     records: Sequence[BenchRecord], probe_n: int, matcher: AnswerMatcher
 ) -> dict[str, Difficulty]:
     """Each question's probe: the first `probe_n` samples of its largest sampling run."""
-    probes: dict[str, Difficulty] = {}
-    for record in sorted(records, key=lambda r: -r.n):
-        if _is_sampling(record) and record.n >= probe_n and record.example_id not in probes:
-            probes[record.example_id] = _probe(record, probe_n, matcher)
-    return probes
+    runs = _probe_runs(records, probe_n)
+    return {example_id: _probe(run, probe_n, matcher) for example_id, run in runs.items()}
 
 
 def solvable_labels(
@@ -152,17 +168,6 @@ def _fit_prior(
     )
 
 
-def _plan_key(record: BenchRecord, probe_n: int) -> PlanKey | None:
-    """The policy plan a record measured, or `None` if a policy cannot choose it (a plan
-    whose chains start from the probe must have run `probe_n` chains)."""
-    spec = REGISTRY.get(record.strategy)
-    if spec is None or spec.policy_choice is None:
-        return None
-    if spec.policy_choice == "chains" and (record.plan or {}).get("chains") != probe_n:
-        return None
-    return record.strategy, record.n
-
-
 def _is_sampling(record: BenchRecord) -> bool:
     """Whether `record` ran independent samples, whose first `probe_n` are a probe's."""
     spec = REGISTRY.get(record.strategy)
@@ -198,13 +203,7 @@ def _best(
         (k for k, (accuracy, _) in stats.items() if accuracy >= top - tolerance),
         key=lambda k: (stats[k][1], k[1]),
     )
-    strategy: Any = key[0]
-    return PlanChoice(
-        strategy=strategy,
-        n=key[1],
-        accuracy=round(stats[key][0], 4),
-        mean_completion_tokens=round(stats[key][1], 1),
-    )
+    return plan_choice(key, accuracy=stats[key][0], tokens=stats[key][1])
 
 
 def fit_policy(
@@ -229,7 +228,8 @@ def fit_policy(
         records: Bench records; failed ones are ignored. They must include a sampling run
             with `n >= probe_n` per question (for its difficulty) and the plans to choose
             from (sampling strategies at several `n`; `parallel_revision` with
-            `chains == probe_n`).
+            `chains == probe_n`; step searches, whose worst case plus the probe counts as
+            their `n`).
         probe_n: Samples in the run-time probe.
         budgets: The budgets (`n`, generations) to fit plans for.
         model: The model the records came from, recorded in the policy.
@@ -253,7 +253,9 @@ def fit_policy(
             or all alike, or scikit-learn is not installed.
     """
     valid = [r for r in records if r.error is None]
-    probes = _probes(valid, probe_n, AnswerMatcher())
+    runs = _probe_runs(valid, probe_n)
+    matcher = AnswerMatcher()
+    probes = {example_id: _probe(run, probe_n, matcher) for example_id, run in runs.items()}
     if not probes:
         raise ConfigurationError(
             f"no record is a sampling run with n >= probe_n={probe_n}: run `reasoning-graph "
@@ -271,11 +273,18 @@ def fit_policy(
         )
     else:
         scores = {i: 0.5 if p["score"] is None else p["score"] for i, p in probes.items()}
+    probe_tokens = {
+        example_id: sum(c.completion_tokens or 0 for c in _first(run, probe_n))
+        for example_id, run in runs.items()
+    }
     outcomes: dict[PlanKey, dict[str, tuple[bool, int]]] = defaultdict(dict)
     for record in valid:
-        key = _plan_key(record, probe_n)
+        key = plan_key(record, probe_n)
         if key is not None and key[1] >= probe_n and record.example_id in scores:
-            outcomes[key][record.example_id] = (record.correct, record.completion_tokens)
+            tokens = record.completion_tokens
+            if key[2] is not None:  # a step search spends the probe's tokens on top
+                tokens += probe_tokens[record.example_id]
+            outcomes[key][record.example_id] = (record.correct, tokens)
     if not outcomes:
         raise ConfigurationError(
             f"no record measures a plan with n >= probe_n={probe_n} that a policy can choose"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +23,9 @@ from reasoning_graph.options import build_config
 from reasoning_graph.providers.base import Generator
 from reasoning_graph.providers.registry import make_generator
 from reasoning_graph.strategies import POLICY_USERS
+
+if TYPE_CHECKING:
+    from reasoning_graph.policy import PlanChoice
 
 __all__ = ["bench_command", "calibrate_command", "report_command"]
 
@@ -184,16 +187,19 @@ def calibrate_command(
     for name in sorted(policy.plans, key=int):
         number = int(name)
         low, high = edges[min(number - 1, len(edges) - 2)], edges[min(number, len(edges) - 1)]
-        cells = []
-        for budget in fitted:
-            choice = policy.plans[name].get(str(budget))
-            accuracy = (
-                "" if choice is None or choice.accuracy is None else f" {choice.accuracy:.0%}"
-            )
-            cells.append("-" if choice is None else f"{choice.strategy} x{choice.n}{accuracy}")
+        cells = [_policy_cell(policy.plans[name].get(str(budget))) for budget in fitted]
         table.add_row(name, f"{low:.2f}-{high:.2f}", *cells)
     Console().print(table)
     if policy.prior is not None:
         evidence = ", ".join(f"{k}={v}" for k, v in policy.prior.evidence.items())
         Console().print(f"prior (solvable at n={policy.prior.solvable_n}): {evidence}")
     return 0
+
+
+def _policy_cell(choice: PlanChoice | None) -> str:
+    """One plan in the `calibrate` table: strategy, `n`, a search's shape, accuracy."""
+    if choice is None:
+        return "-"
+    shape = "" if choice.beams is None else f" ({choice.beams} beams, {choice.max_steps} steps)"
+    accuracy = "" if choice.accuracy is None else f" {choice.accuracy:.0%}"
+    return f"{choice.strategy} x{choice.n}{shape}{accuracy}"

@@ -39,13 +39,14 @@ from reasoning_graph.policy import Policy, load_policy
 from reasoning_graph.state import Action, Candidate, Event, Plan, ReasoningState
 from reasoning_graph.strategies import (
     choose_plan,
-    make_plan,
     next_action,
+    plan_inputs,
     policy_difficulty,
     prior_plan,
     select_action,
     strategy_spec,
 )
+from reasoning_graph.strategies.base import PlanInputs
 from reasoning_graph.usage import TokenUsage, total_usage
 
 __all__ = ["DEADLINE_KEY", "make_budget_node", "route_after_budget"]
@@ -97,9 +98,14 @@ def _plan_record(plan: Plan) -> Event:
 
 
 def _estimate(
-    plan: Plan, candidates: Mapping[str, Candidate], policy: Policy | None, *, has_verifier: bool
+    plan: Plan,
+    candidates: Mapping[str, Candidate],
+    policy: Policy | None,
+    run: tuple[ReasoningConfig, PlanInputs],
 ) -> tuple[dict[str, Any], list[Event]]:
-    """The difficulty of the first wave and, for a probe plan, the policy's plan for it."""
+    """The difficulty of the first wave and, for a probe plan, the policy's plan for it
+    (`run`: the run's config and planner inputs, from which a chosen step search is
+    planned)."""
     first_wave = [c for c in candidates.values() if c["round"] == 0]
     difficulty = estimate_difficulty(first_wave, AnswerMatcher())
     update: dict[str, Any] = {}
@@ -107,7 +113,8 @@ def _estimate(
     if policy is not None:
         difficulty = policy_difficulty(plan, policy, first_wave, difficulty)
     if policy is not None and plan["phase"] == "probe" and difficulty["bin"] is not None:
-        update["plan"] = choose_plan(plan, policy, difficulty["bin"], has_verifier=has_verifier)
+        config, inputs = run
+        update["plan"] = choose_plan(plan, policy, difficulty["bin"], config=config, inputs=inputs)
         events.append(_plan_record(update["plan"]))
     update["difficulty"] = difficulty
     live: DifficultyEvent = {
@@ -244,16 +251,17 @@ def make_budget_node(
     if verifier_calls is None:
         verifier_calls = 1 if verifier_reserve > 0 else 0
     score_calls = verifier_calls if has_verifier else 0
+    inputs = plan_inputs(
+        settings,
+        verifier_reserve=verifier_reserve,
+        has_verifier=has_verifier,
+        policy=policy,
+        step_verify=step_verify,
+        verifier_calls=score_calls,
+    )
 
     def first_plan(question: str) -> Plan:
-        plan = make_plan(
-            settings,
-            verifier_reserve=verifier_reserve,
-            has_verifier=has_verifier,
-            policy=policy,
-            step_verify=step_verify,
-            verifier_calls=score_calls,
-        )
+        plan = strategy_spec(settings.strategy).plan(settings, inputs)
         return plan if policy is None else prior_plan(plan, policy, question)
 
     async def budget(state: ReasoningState, config: RunnableConfig) -> dict[str, Any]:
@@ -262,16 +270,14 @@ def make_budget_node(
         update.update(stamp)
         candidates = state.get("candidates", {})
         if "difficulty" not in state and candidates:
-            estimated, more = _estimate(plan, candidates, policy, has_verifier=has_verifier)
+            estimated, more = _estimate(plan, candidates, policy, (settings, inputs))
             update.update(estimated)
             plan = estimated.get("plan", plan)
             events += more
         step_search = strategy_spec(plan["base"]).step_search
-        calls = (
-            state.get("search_calls", 0)
-            if step_search
-            else calls_started(state, verifier_calls=score_calls)
-        )
+        calls = calls_started(state, verifier_calls=score_calls)
+        if step_search:  # counted by reservation from the search's start (after a probe)
+            calls = state.get("search_calls", calls)
         made = total_usage(state.get("usage", {}))
         spent = (made["completion_tokens"], calls)
         action = _decide(question, plan, state, spent, deadline, settings.deadline_s)

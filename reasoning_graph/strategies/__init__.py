@@ -58,6 +58,7 @@ __all__ = [
     "describe_strategies",
     "make_plan",
     "next_action",
+    "plan_inputs",
     "policy_difficulty",
     "prior_plan",
     "round_bound",
@@ -113,6 +114,7 @@ _STEP_SEARCH = StrategySpec(
     rounds=step_search.step_rounds,
     needs_verifier=True,
     step_search=True,
+    policy_choice="search",
 )
 
 REGISTRY: Mapping[str, StrategySpec] = MappingProxyType(
@@ -218,6 +220,29 @@ def strategy_spec(name: str) -> StrategySpec:
     return spec
 
 
+def plan_inputs(
+    config: ReasoningConfig,
+    *,
+    verifier_reserve: int,
+    has_verifier: bool,
+    policy: Policy | None = None,
+    step_verify: bool = False,
+    verifier_calls: int | None = None,
+) -> PlanInputs:
+    """What the planner of `config.strategy`'s row knows besides the config (see `make_plan`
+    for the arguments)."""
+    if verifier_calls is None:
+        verifier_calls = 1 if has_verifier and verifier_reserve > 0 else 0
+    return PlanInputs(
+        verifier_reserve=verifier_reserve,
+        verifier_calls=verifier_calls if has_verifier else 0,
+        has_verifier=has_verifier,
+        step_verify=step_verify,
+        selection=strategy_spec(config.strategy).selection_for(has_verifier),
+        policy=policy,
+    )
+
+
 def make_plan(
     config: ReasoningConfig,
     *,
@@ -244,18 +269,15 @@ def make_plan(
         plan["selection"], plan["n"]  # ("majority", 8)
         ```
     """
-    spec = strategy_spec(config.strategy)
-    if verifier_calls is None:
-        verifier_calls = 1 if has_verifier and verifier_reserve > 0 else 0
-    inputs = PlanInputs(
+    inputs = plan_inputs(
+        config,
         verifier_reserve=verifier_reserve,
-        verifier_calls=verifier_calls if has_verifier else 0,
         has_verifier=has_verifier,
-        step_verify=step_verify,
-        selection=spec.selection_for(has_verifier),
         policy=policy,
+        step_verify=step_verify,
+        verifier_calls=verifier_calls,
     )
-    return spec.plan(config, inputs)
+    return strategy_spec(config.strategy).plan(config, inputs)
 
 
 def next_action(
@@ -281,10 +303,13 @@ def next_action(
     return spec.next_action(question, plan, candidates, launched, last_round)
 
 
-def choose_plan(plan: Plan, policy: Policy, difficulty_bin: int, *, has_verifier: bool) -> Plan:
-    """Replace a probe plan by `policy`'s plan for `difficulty_bin` (see `compute_optimal`)."""
+def choose_plan(
+    plan: Plan, policy: Policy, difficulty_bin: int, *, config: ReasoningConfig, inputs: PlanInputs
+) -> Plan:
+    """Replace a probe plan by `policy`'s plan for `difficulty_bin` (see `compute_optimal`);
+    `config` and `inputs` are the run's, from which a chosen step search is planned."""
     return compute_optimal.choose_plan(
-        plan, policy, difficulty_bin, has_verifier=has_verifier, strategies=REGISTRY
+        plan, policy, difficulty_bin, config=config, inputs=inputs, strategies=REGISTRY
     )
 
 

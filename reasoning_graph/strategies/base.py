@@ -40,9 +40,11 @@ __all__ = [
     "with_online_stop",
 ]
 
-PolicyChoice = Literal["samples", "chains"]
+PolicyChoice = Literal["samples", "chains", "search"]
 """How a `compute_optimal` policy runs a strategy it chose: the probe's samples are its first
-samples (`samples`), or they start its chains (`chains`, so it runs `probe_n` chains)."""
+samples (`samples`), they start its chains (`chains`, so it runs `probe_n` chains), or a step
+search runs after them, sized so that its worst case fits the generations the probe left
+(`search`; the probe's samples are not beams; `compute_optimal.choose_plan`)."""
 
 
 @dataclass(frozen=True)

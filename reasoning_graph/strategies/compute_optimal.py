@@ -4,8 +4,9 @@ The run starts with a probe plan (`phase="probe"`): the policy's `probe_n` sampl
 majority. Once they are back the controller estimates the question's difficulty, maps it to
 the policy's bin and calls `choose_plan`, which swaps in the policy's plan for that bin and
 budget (`phase="chosen"`; the strategy it runs is `plan["base"]`). The probe's samples count
-towards the chosen plan: they are its first samples, or the starts of its chains. See
-docs/compute-optimal.md.
+towards the chosen plan: they are its first samples, or the starts of its chains, or, for a
+step search, generations spent before it: the search gets what is left of the plan's `n`
+(`_chosen_search`). See docs/compute-optimal.md.
 
 With a policy `prior` (`reasoning_graph.prior`), `prior_plan` reads the question before the
 probe: its prior is kept on the plan (`plan["prior"]`), and a question whose prior is below
@@ -17,9 +18,11 @@ continuous score the policy's bins cut.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from reasoning_graph.policy import Policy, load_policy
+from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.policy import PlanChoice, Policy, load_policy
 from reasoning_graph.prior import difficulty_score, prior_probability, probe_signals
 from reasoning_graph.state import Candidate, Difficulty, Plan
 from reasoning_graph.strategies.base import (
@@ -29,6 +32,7 @@ from reasoning_graph.strategies.base import (
     base_plan,
     with_online_stop,
 )
+from reasoning_graph.strategies.step_search import fit_search
 
 if TYPE_CHECKING:
     from reasoning_graph.config import ReasoningConfig
@@ -72,19 +76,28 @@ def choose_plan(
     policy: Policy,
     difficulty_bin: int,
     *,
-    has_verifier: bool,
+    config: ReasoningConfig,
+    inputs: PlanInputs,
     strategies: Mapping[str, StrategySpec],
 ) -> Plan:
     """Replace a probe plan by the policy's plan for `difficulty_bin`.
 
-    A plan that needs a verifier falls back to the probe's strategy when there is none.
+    A plan that needs a verifier falls back to the probe's strategy when there is none, and
+    a step search falls back to it when the probe left no generation for it.
     `strategies` is the registry, where the chosen strategy's selection and how a policy
-    runs it are looked up.
+    runs it are looked up; `config` and `inputs` are the run's (a step search is planned
+    from them, with the policy's shape).
     """
     choice = policy.plan_for(difficulty_bin, plan["budget_n"])
     base = choice.strategy
     spec = strategies[base]
-    if spec.needs_verifier and not has_verifier:
+    has_verifier = inputs.has_verifier
+    if spec.policy_choice == "search" and has_verifier:
+        searched = _chosen_search(plan, choice, spec, config, inputs)
+        if searched is not None:
+            return searched
+        choice = choice.model_copy(update={"n": plan["n"]})  # nothing left to search with
+    if (spec.needs_verifier and not has_verifier) or spec.policy_choice == "search":
         base = plan["base"]
         spec = strategies[base]
     selection = spec.selection_for(has_verifier)
@@ -99,6 +112,47 @@ def choose_plan(
         "verify": selection in ("best_score", "weighted"),
         "early_stop": early_stop,
         "wave_size": policy.wave_size if early_stop != "none" else 0,
+    }
+
+
+def _chosen_search(
+    plan: Plan,
+    choice: PlanChoice,
+    spec: StrategySpec,
+    config: ReasoningConfig,
+    inputs: PlanInputs,
+) -> Plan | None:
+    """The step search `choice` names, planned by its row from the run's config with the
+    policy's shape (`beams` first steps, `max_steps`, `beam_width`, `lookahead`), shrunk by
+    `fit_search` until its worst case fits the `choice.n - plan["n"]` generations the probe
+    left; its first steps are round 1. `None` when the probe left none."""
+    if choice.beams is None or choice.max_steps is None:  # `PlanChoice` refuses this
+        raise ConfigurationError(
+            f"the policy's {choice.strategy} plan has no `beams` or `max_steps`; "
+            "re-run `reasoning-graph calibrate`"
+        )
+    shape: dict[str, Any] = {"strategy": choice.strategy, "max_steps": choice.max_steps}
+    if choice.beam_width is not None:
+        shape["beam_width"] = choice.beam_width
+    if choice.lookahead is not None:
+        shape["lookahead"] = choice.lookahead
+    searched_inputs = replace(inputs, selection=spec.selection_for(True))
+    draft = spec.plan(config.model_copy(update={**shape, "n": choice.beams}), searched_inputs)
+    lookahead = draft["search"]["lookahead"]  # the row's: 0 but for `lookahead`
+    size = fit_search(choice.beams, choice.max_steps, lookahead, choice.n - plan["n"])
+    if size is None:
+        return None
+    width, steps = size
+    searched = spec.plan(
+        config.model_copy(update={**shape, "n": width, "max_steps": steps}), searched_inputs
+    )
+    return {
+        **plan,
+        **searched,
+        "strategy": plan["strategy"],
+        "phase": "chosen",
+        "budget_n": plan["budget_n"],
+        "search": {**searched["search"], "first_round": 1},
     }
 
 

@@ -35,6 +35,8 @@ from reasoning_graph.strategies.step_search import (
     first_steps,
     plan_step_search,
     score_key,
+    search_started,
+    search_step,
     step_tasks,
 )
 
@@ -71,10 +73,11 @@ def resample(plan: Plan, particles: list[Candidate], step: int) -> list[Candidat
 
 def population(plan: Plan, candidates: Mapping[str, Candidate], step: int) -> list[Candidate]:
     """The particles after step `step`: the complete ones the earlier draws kept (once per
-    draw) and the new steps of step `step`, replayed from the candidates."""
+    draw) and the new steps of step `step`, replayed from the candidates (those of rounds
+    before the search's first, a probe's samples, are not particles)."""
     by_step: dict[int, list[Candidate]] = {}
     for candidate in sorted(candidates.values(), key=candidate_order):
-        by_step.setdefault(candidate["round"], []).append(candidate)
+        by_step.setdefault(search_step(plan, candidate["round"]), []).append(candidate)
     particles = by_step.get(0, [])
     for earlier in range(step):
         kept = [p for p in resample(plan, particles, earlier) if p.get("complete", False)]
@@ -91,17 +94,18 @@ def next_particles(
 ) -> Action:
     """First steps; then resample the population and grow one next step per draw of an
     incomplete particle (best parent first, so the budget drops the worst ones' first)."""
-    if launched == 0:
-        return first_steps(question, plan)
-    particles = population(plan, candidates, last_round)
+    if not search_started(plan, launched, last_round):
+        return first_steps(question, plan, launched)
+    step = search_step(plan, last_round)
+    particles = population(plan, candidates, step)
     if not particles:
         return select_action("no particle survived", "complete")
-    drawn = resample(plan, particles, last_round)
+    drawn = resample(plan, particles, step)
     growing = Counter(p["id"] for p in drawn if not p.get("complete", False))
     if not growing:
         return select_action("every particle drawn is complete", "complete")
     max_steps = plan["search"]["max_steps"]
-    if last_round + 1 >= max_steps:
+    if step + 1 >= max_steps:
         return select_action(f"max_steps={max_steps} reached", "complete")
     grown = sorted((p for p in particles if p["id"] in growing), key=score_key)
     parents: list[Parent] = [(p["id"], p["text"], [p["chain"]] * growing[p["id"]]) for p in grown]
@@ -111,7 +115,7 @@ def next_particles(
         "think": step_tasks(question, plan, launched, last_round + 1, parents),
         "revise": [],
         "reason": (
-            f"step {last_round + 2}: resampled {len(drawn)} of {len(particles)} particle(s); "
+            f"step {step + 2}: resampled {len(drawn)} of {len(particles)} particle(s); "
             f"{len(grown)} grow {growing.total()} next step(s), "
             f"{len(drawn) - growing.total()} draw(s) keep a complete one"
         ),

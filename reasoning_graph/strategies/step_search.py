@@ -12,6 +12,11 @@ part of the plan is `plan["search"]` (`SearchPlan`).
 
 The helpers `search_reserve`, `step_tasks` and `score_key` serve any strategy that grows
 steps (particle filtering reuses them).
+
+A search chosen by a `compute_optimal` policy runs after the probe: its first steps are
+round `search["first_round"]` (1; the probe's samples are round 0 and never beams), and its
+size comes from `fit_search`, so that `search_generations`, its worst case, fits the
+generations the probe left.
 """
 
 from __future__ import annotations
@@ -29,13 +34,17 @@ __all__ = [
     "Parent",
     "beam_width",
     "first_steps",
+    "fit_search",
     "next_step_search",
     "plan_beams",
     "plan_lookahead",
     "plan_step_search",
     "plan_subtrees",
     "score_key",
+    "search_generations",
     "search_reserve",
+    "search_started",
+    "search_step",
     "step_rounds",
     "step_tasks",
 ]
@@ -55,17 +64,59 @@ def step_rounds(config: ReasoningConfig) -> int:
     return config.n + config.max_steps
 
 
+def search_generations(width: int, max_steps: int, lookahead: int) -> int:
+    """The most generations a search of `width` first steps can make in `max_steps` steps.
+
+    Every step grows at most `width` new beams (beam search keeps `width // M` beams and
+    grows `M` each; DVTS `width // M` subtrees of `M`; particle filtering `width` draws), and
+    a new beam at step `k` (0-based) costs its step plus a rollout of
+    `min(lookahead, max_steps - k - 1)` steps.
+    """
+    return sum(width * (1 + min(lookahead, max_steps - step - 1)) for step in range(max_steps))
+
+
+def fit_search(
+    width: int, max_steps: int, lookahead: int, generations: int
+) -> tuple[int, int] | None:
+    """The search size `(width, max_steps)` whose worst case fits in `generations`.
+
+    `max_steps` drops first (a shorter search of the same width); when not even one step of
+    `width` fits, the width drops to `generations` with one step. `None` when
+    `generations` < 1.
+    """
+    if generations < 1:
+        return None
+    if width > generations:
+        return generations, 1
+    steps = max_steps
+    while search_generations(width, steps, lookahead) > generations:
+        steps -= 1
+    return width, steps
+
+
+def search_step(plan: Plan, round_: int) -> int:
+    """The step index (0: first steps) of the controller's round `round_` in the search."""
+    return round_ - plan["search"].get("first_round", 0)
+
+
+def search_started(plan: Plan, launched: int, last_round: int) -> bool:
+    """Whether the search has launched its first steps (after a probe, the probe's own
+    generations and round come first)."""
+    return launched > 0 and search_step(plan, last_round) >= 0
+
+
 def search_reserve(plan: Plan, round_: int) -> tuple[int, int, int]:
-    """What one new beam at step `round_` may cost: (rollout steps, tokens, calls).
+    """What one new beam at round `round_` may cost: (rollout steps, tokens, calls).
 
     The step is one generation and its `lookahead` rollout (capped by `max_steps`) one
     more per step; a step verifier scores every step of the scored text (the beam and its
-    rollout: `round_ + 1 + rollout` steps), a plain verifier the whole text once.
+    rollout: `step + 1 + rollout` steps), a plain verifier the whole text once.
     """
     search = plan["search"]
-    rollout = min(search["lookahead"], search["max_steps"] - round_ - 1)
+    step = search_step(plan, round_)
+    rollout = min(search["lookahead"], search["max_steps"] - step - 1)
     generations = 1 + max(0, rollout)
-    scores = round_ + generations if search["step_verify"] else 1
+    scores = step + generations if search["step_verify"] else 1
     tokens = generations * plan["max_tokens"] + scores * search["verifier_reserve"]
     calls = generations + scores * int(search["verifier_calls"])  # a bool in older plans
     return max(0, rollout), tokens, calls
@@ -161,7 +212,7 @@ def step_tasks(
                 "parent_id": parent_id,
                 "round": round_,
                 "step_separator": search["step_separator"],
-                "final_step": round_ + 1 >= search["max_steps"],
+                "final_step": search_step(plan, round_) + 1 >= search["max_steps"],
                 "rollout_steps": rollout,
                 "reserve_tokens": tokens,
                 "reserve_calls": calls,
@@ -170,13 +221,15 @@ def step_tasks(
     return tasks
 
 
-def first_steps(question: str, plan: Plan) -> Action:
-    """`n` first steps; with subtrees, first step `i` roots subtree `i % subtrees`."""
+def first_steps(question: str, plan: Plan, launched: int) -> Action:
+    """`n` first steps, ids from `c{launched}` on; with subtrees, first step `i` roots subtree
+    `i % subtrees`."""
     n, subtrees = plan["n"], plan["chains"]
     chains: list[int | None] = [i % subtrees for i in range(n)] if subtrees else [None] * n
+    first_round = plan["search"].get("first_round", 0)
     return {
         "kind": "think",
-        "think": step_tasks(question, plan, 0, 0, [(None, "", chains)]),
+        "think": step_tasks(question, plan, launched, first_round, [(None, "", chains)]),
         "revise": [],
         "reason": f"sample {n} first step(s)",
         "pruned": [],
@@ -197,8 +250,8 @@ def next_step_search(
     subtrees (`dvts`), the best active beam of each. Each kept beam grows `M` next steps.
     Beams that are complete, failed or not in the latest step are never grown.
     """
-    if launched == 0:
-        return first_steps(question, plan)
+    if not search_started(plan, launched, last_round):
+        return first_steps(question, plan, launched)
     n, width = plan["n"], plan["search"]["beam_width"]
     active = sorted(
         (
@@ -210,7 +263,7 @@ def next_step_search(
     )
     if not active:
         return select_action("every beam is complete", "complete")
-    if last_round + 1 >= plan["search"]["max_steps"]:
+    if search_step(plan, last_round) + 1 >= plan["search"]["max_steps"]:
         return select_action(f"max_steps={plan['search']['max_steps']} reached", "complete")
     if plan["chains"]:
         best: dict[int | None, Candidate] = {}
@@ -226,7 +279,7 @@ def next_step_search(
         "think": step_tasks(question, plan, launched, last_round + 1, parents),
         "revise": [],
         "reason": (
-            f"step {last_round + 2}: keep {len(kept)} of {len(active)} beam(s), "
+            f"step {search_step(plan, last_round) + 2}: keep {len(kept)} of {len(active)} beam(s), "
             f"{width} next step(s) each"
         ),
         "pruned": [c["id"] for c in active if c["id"] not in kept_ids],

@@ -2,7 +2,8 @@
 
 Each test names the mutants of `reasoning_graph/strategies/` that survived the suite before
 it (`python benchmarks/mutation.py`, docs/reliability.md): the plant is that one-line change.
-Only the registry's entry points are called (`make_plan`, `choose_plan`, `next_action`).
+Only the registry's entry points are called (`make_plan`, `plan_inputs`, `choose_plan`,
+`next_action`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.policy import load_policy
 from reasoning_graph.state import Candidate, Plan
-from reasoning_graph.strategies import choose_plan, make_plan, next_action
+from reasoning_graph.strategies import choose_plan, make_plan, next_action, plan_inputs
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "policy_all_plans.json"
 # The fixture's bins: 1 self_consistency, 2 weighted_vote, 3 parallel_revision,
@@ -31,6 +32,20 @@ def probe_plan(*, has_verifier: bool, n: int = 8) -> Plan:
         has_verifier=has_verifier,
         policy=load_policy(FIXTURE),
     )
+
+
+def chosen_plan(difficulty_bin: int, *, has_verifier: bool) -> Plan:
+    """The fixture policy's plan for `difficulty_bin` after an n=8 probe."""
+    config = ReasoningConfig(strategy="compute_optimal", n=8, policy=str(FIXTURE))
+    policy = load_policy(FIXTURE)
+    inputs = plan_inputs(
+        config,
+        verifier_reserve=16 if has_verifier else 0,
+        has_verifier=has_verifier,
+        policy=policy,
+    )
+    probe = probe_plan(has_verifier=has_verifier)
+    return choose_plan(probe, policy, difficulty_bin, config=config, inputs=inputs)
 
 
 def test_the_probe_reads_the_configured_policy_file(tmp_path: Path) -> None:
@@ -64,12 +79,7 @@ def test_a_chosen_verifier_plan_scores_and_never_stops_early(
     "best_score" or "weighted" (`_55`, `_56`, `_57`, `_58`); waves without early stop or
     one sample a wave (`_64`, `_65`, `_68`).
     """
-    chosen = choose_plan(
-        probe_plan(has_verifier=True),
-        load_policy(FIXTURE),
-        difficulty_bin,
-        has_verifier=True,
-    )
+    chosen = chosen_plan(difficulty_bin, has_verifier=True)
     assert chosen["phase"] == "chosen" and chosen["base"] == base
     assert chosen["selection"] == selection and chosen["verify"] is True
     assert chosen["early_stop"] == "none" and chosen["wave_size"] == 0
@@ -80,12 +90,7 @@ def test_a_chosen_verifier_plan_scores_and_never_stops_early(
 def test_a_chosen_majority_plan_stops_early_in_the_policys_waves() -> None:
     """Plants: no waves when the policy stops early (`... and False`,
     `x_choose_plan__mutmut_63`), or waves only when it does not (`_65`)."""
-    chosen = choose_plan(
-        probe_plan(has_verifier=False),
-        load_policy(FIXTURE),
-        4,
-        has_verifier=False,
-    )
+    chosen = chosen_plan(4, has_verifier=False)
     assert chosen["base"] == "self_consistency" and chosen["selection"] == "majority"
     assert chosen["verify"] is False
     assert chosen["early_stop"] == "confidence" and chosen["wave_size"] == 2
@@ -93,12 +98,7 @@ def test_a_chosen_majority_plan_stops_early_in_the_policys_waves() -> None:
 
 
 def test_a_chosen_revision_plan_runs_one_chain_per_probe_sample() -> None:
-    chosen = choose_plan(
-        probe_plan(has_verifier=False),
-        load_policy(FIXTURE),
-        3,
-        has_verifier=False,
-    )
+    chosen = chosen_plan(3, has_verifier=False)
     assert chosen["base"] == "parallel_revision" and chosen["chains"] == 2
     assert chosen["selection"] == "last" and chosen["verify"] is False
     assert chosen["early_stop"] == "none" and chosen["wave_size"] == 0
