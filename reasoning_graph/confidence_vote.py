@@ -5,7 +5,9 @@ Pure functions over candidates and a plan's `ConfidencePlan` (`Plan["confidence"
 
 - **top-eta filtering** (`keep_most_confident`): keep the candidates whose confidence is at
   least the `(1 - eta)` quantile of all of them (linear interpolation, numpy's default), as
-  DeepConf's `filter_top_confidence` does: eta = 0.1 keeps the top 10%, at least one.
+  DeepConf's `filter_top_confidence` does: eta = 0.1 keeps the top 10%, at least one. Like
+  DeepConf, it ranks only the candidates that state an answer (when any does): a trace
+  without one cannot vote, so it takes no place among those kept.
 - **confidence-weighted voting**: each vote weighs its candidate's confidence; a
   verifier-weighted vote weighs score times confidence.
 - **consensus** (`consensus_weights`): the weights the `consensus` early stop compares.
@@ -132,6 +134,9 @@ def confident_voters(candidates: Sequence[Candidate], plan: Mapping[str, Any]) -
     if values is None:
         return ConfidentVoters(voters, None)
     if settings["keep"] is not None:
+        answered = [i for i, voter in enumerate(voters) if voter["answer"] is not None]
+        if answered:  # as DeepConf does, the filter ranks the traces that can vote
+            voters, values = [voters[i] for i in answered], [values[i] for i in answered]
         kept = keep_most_confident(values, settings["keep"])
         voters, values = [voters[i] for i in kept], [values[i] for i in kept]
     return ConfidentVoters(voters, values if settings["weighted"] else None)

@@ -160,6 +160,26 @@ def test_weighted_and_filtered_votes_follow_the_confident_minority() -> None:
     assert everyone.answer == "4"
 
 
+def test_the_filter_keeps_the_most_confident_of_the_traces_that_answered() -> None:
+    """An unanswered trace cannot vote, so it takes no place among the kept ones (DeepConf
+    filters its valid traces, those with an extracted answer).
+
+    Plant: filter over every candidate (the code before this test): the confident trace
+    without an answer is the only one kept at 50% and the run answers None although the other
+    sample said "1" (found by the budget property with the `explore` profile, seed 3).
+    """
+    silent = {**candidate(1, "9", 5.0), "answer": None}
+    voters = [candidate(0, "1", 1.0), silent]
+    kept = select_answer(voters, "majority", plan=plan_of(confidence_filter=0.5))
+    assert (kept.answer, kept.tally) == ("1", {"1": 1.0})
+    weighted = select_answer(
+        voters, "majority", plan=plan_of(confidence_filter=0.5, confidence_vote=True)
+    )
+    assert weighted.answer == "1"
+    nobody = [{**candidate(0, "1", 1.0), "answer": None}, silent]
+    assert select_answer(nobody, "majority", plan=plan_of(confidence_filter=0.5)).answer is None
+
+
 def test_a_verifier_weighted_vote_weighs_score_times_confidence() -> None:
     scored = [
         candidate(0, "4", 1.0, score=0.9),
