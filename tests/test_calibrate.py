@@ -6,11 +6,11 @@ import pytest
 
 from reasoning_graph import ConfigurationError, ReasoningConfig, asolve
 from reasoning_graph.bench.calibrate import fit_policy
-from reasoning_graph.bench.records import BenchCandidate, BenchRecord
 from reasoning_graph.bench.runner import arun_bench
 from reasoning_graph.cli import main
 from reasoning_graph.policy import load_policy
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from tests.bench.records_factory import sampling_record
 from tests.bench.test_runner import solver, write_data
 
 
@@ -22,32 +22,7 @@ def record(
     tokens: int,
     strategy="self_consistency",
 ):
-    return BenchRecord(
-        dataset="toy",
-        example_id=example,
-        question="q",
-        gold="1",
-        strategy=strategy,
-        n=n,
-        answer=answers[0],
-        correct=correct,
-        prompt_tokens=0,
-        completion_tokens=tokens,
-        llm_calls=n,
-        seconds=0.0,
-        candidates=[
-            BenchCandidate(
-                id=f"c{i}",
-                answer=a,
-                score=None,
-                seed=i,
-                round=0,
-                chain=None,
-                completion_tokens=tokens // n,
-            )
-            for i, a in enumerate(answers)
-        ],
-    )
+    return sampling_record(example, n, answers, correct, tokens, strategy=strategy)
 
 
 def toy_records():

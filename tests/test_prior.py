@@ -15,7 +15,7 @@ from reasoning_graph import ConfigurationError, asolve
 from reasoning_graph.bench.base import Example
 from reasoning_graph.bench.calibrate import fit_policy
 from reasoning_graph.bench.fit_prior import auroc, fit_linear, give_up_threshold
-from reasoning_graph.bench.records import RESULTS_FILE, BenchCandidate, BenchRecord
+from reasoning_graph.bench.records import RESULTS_FILE, BenchRecord
 from reasoning_graph.bench.records import make_record as make_bench_record
 from reasoning_graph.cli import main
 from reasoning_graph.cli.view import print_summary
@@ -32,6 +32,7 @@ from reasoning_graph.prior import (
     sigmoid,
 )
 from reasoning_graph.providers.fake import FakeGenerator
+from tests.bench.records_factory import sampling_record
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PRIOR = FIXTURES / "policy_prior.json"  # P(solvable) = sigmoid(-2 (max_digits - 2))
@@ -131,31 +132,8 @@ def test_fit_linear_leaves_out_constant_inputs_and_needs_both_labels():
 
 
 def make_record(example_id: str, question: str, n: int, answers: list[str], correct: bool):
-    return BenchRecord(
-        dataset="synthetic",
-        example_id=example_id,
-        question=question,
-        gold="1",
-        strategy="self_consistency",
-        n=n,
-        answer=answers[0],
-        correct=correct,
-        prompt_tokens=0,
-        completion_tokens=10 * n,
-        llm_calls=n,
-        seconds=0.0,
-        candidates=[
-            BenchCandidate(
-                id=f"c{i}",
-                answer=a,
-                score=None,
-                seed=i,
-                round=0,
-                chain=None,
-                completion_tokens=10,
-            )
-            for i, a in enumerate(answers)
-        ],
+    return sampling_record(
+        example_id, n, answers, correct, 10 * n, question=question, dataset="synthetic"
     )
 
 
