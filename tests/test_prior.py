@@ -228,9 +228,32 @@ def test_held_out_records_without_labels_are_named(tmp_path):
 
 def test_a_policy_without_a_prior_is_written_as_before(tmp_path):
     policy = load_policy(OLD)
-    assert policy.prior is None and load_policy().prior is None  # the shipped one too
+    assert policy.prior is None
     policy.save(tmp_path / "p.json")
     assert "prior" not in json.loads((tmp_path / "p.json").read_text())
+
+
+def test_the_shipped_policy_has_the_re_fitted_prior_that_gives_up():
+    """docs/compute-optimal.md and docs/benchmarks.md describe the shipped policy as issue 11's
+    re-fit: a prior whose score reads token confidence, giving up below a threshold."""
+    prior = load_policy().prior
+    assert prior is not None and prior.give_up_below is not None
+    assert {"confidence", "token_probability"} <= set(prior.score.inputs)
+    assert prior.evidence["questions"] == 229 and prior.evidence["heldout_questions"] == 176
+
+
+async def test_the_shipped_policy_degrades_on_a_provider_without_logprobs():
+    """The shipped prior's score reads token confidence, so the probe asks for logprobs; a
+    provider that returns none still runs: the missing signals count as their calibration
+    means, and the result says why there is no confidence. ("What is 1 + 1?" has a high prior,
+    so it is probed, not given up.)"""
+    generator = FakeGenerator(["The answer is 2.", "The answer is 3."])
+    result = await asolve("What is 1 + 1?", generator=generator, strategy="compute_optimal", n=16)
+    assert result.plan["logprobs"] and not result.difficulty.gave_up
+    assert result.difficulty.confidence is None and result.difficulty.prior is not None
+    assert result.difficulty.score is not None and 0.0 < result.difficulty.score < 1.0
+    assert generator.completions_made >= 2 and result.answer in {"2", "3"}
+    assert any("no token confidence" in note for note in result.notes)
 
 
 def test_calibrate_command_fits_a_prior(tmp_path, capsys):
