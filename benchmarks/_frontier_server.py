@@ -244,6 +244,17 @@ def match_live(
     )
 
 
+def warmup_differs(live: Sequence[BenchRecord], pool: dict[str, BenchRecord], warmup: int) -> int:
+    """Live questions whose first `warmup` samples (sent whole, like the pool's) differ in
+    answer or tokens from the pool's samples of the same seeds."""
+
+    def first(record: BenchRecord) -> list[tuple[int | None, str | None, int | None]]:
+        ordered = sorted(record.candidates, key=lambda c: c.seed or 0)[:warmup]
+        return [(c.seed, c.answer, c.completion_tokens) for c in ordered]
+
+    return sum(first(r) != first(pool[r.example_id]) for r in live if r.example_id in pool)
+
+
 def discordant(
     embedded: Sequence[BenchRecord], served: Sequence[BenchRecord], n: int
 ) -> tuple[int, int]:
@@ -321,6 +332,8 @@ class ServerFindings:
     seconds_per_sample: float
     failed: int
     """Scored records (server pool, replays, live) whose run failed."""
+    warmup_differs: int
+    """Live questions whose warm-up samples differ from the pool's (same requests, seeds)."""
 
 
 def report(
@@ -373,7 +386,8 @@ def report(
         + (
             ": the server honours the seed and reports the embedded provider's logprobs."
             if logprobs_agree and s.same_text
-            else "."
+            else ": the server honours the seed and reports the embedded provider's logprobs, "
+            "but not bit for bit every time."
         )
         + " What differs is the sampler: the server's requests default to `repeat_penalty` "
         "1.1 (llama-cpp-python's `server/types.py`; the OpenAI request has no such field), "
@@ -382,8 +396,8 @@ def report(
         "samples come out identical to the embedded ones"
         + (": that is the whole difference." if checked and same == checked else "."),
         "",
-        f"**Per question**, SC@16: {only_embedded} questions right on the embedded model only, "
-        f"{only_server} on the server only; every row's intervals "
+        f"**Per question**, SC@16: right on the embedded model only: {only_embedded}; on the "
+        f"server only: {only_server}; every row's intervals "
         + (
             "overlap: the same frontier within the noise."
             if _overlap(f.embedded, f.served)
@@ -397,8 +411,19 @@ def report(
         f"server's own pool (the same seeds): {f.live.simulated_correct} right, "
         f"{f.live.simulated_tokens:.1f} tokens. Per question, both the same on "
         f"{sum(f.live.agree)} of {f.live.questions} (the same completion tokens on "
-        f"{f.live.same_tokens}, the same correctness on {f.live.same_correct}). The server "
-        "notices a closed stream after the next chunk it sends (llama-cpp-python's "
+        f"{f.live.same_tokens}, the same correctness on {f.live.same_correct})"
+        + (
+            f"; in {f.warmup_differs} questions already the warm-up samples (seeds 0-3, "
+            "plain requests like the pool's) differ from the pool's: the server does not "
+            "always give a request and seed the same sample twice, and the simulation replays "
+            "the pool's samples (likely cause: llama-cpp-python reuses the prompt prefix its "
+            "cache holds from the previous request, so a prompt is not always evaluated in "
+            "the same pieces; the few samples whose logprobs differ from the embedded ones "
+            "above differ from the first token). The server "
+            if f.warmup_differs
+            else ". The server "
+        )
+        + "notices a closed stream after the next chunk it sends (llama-cpp-python's "
         "`get_event_publisher` checks `is_disconnected()` per chunk) and stops generating: "
         f"its log shows {f.log.closed} streams closed mid-generation. It sends no usage chunk "
         "in a stream, so a streamed sample's completion tokens are the tokens received (one "

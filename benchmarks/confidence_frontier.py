@@ -591,6 +591,9 @@ def server_section(
         log=server.log_counts(plan.out / "server.log"),
         seconds_per_sample=seconds_per_sample(plan.out / "test-a"),
         failed=sum(r.error is not None for r in [*served_records(""), *live]),
+        warmup_differs=server.warmup_differs(
+            live, {q: by_n[POOL_N] for q, by_n in served.by_question.items()}, WARMUP
+        ),
     )
     return server.report(findings, plan, where, provenance_lines(args))
 

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
 import _frontier_server as server  # noqa: E402
 from _llama_server import ServerSpec, llama_server, server_command  # noqa: E402
 
-from reasoning_graph.bench.records import BenchRecord  # noqa: E402
+from reasoning_graph.bench.records import BenchCandidate, BenchRecord  # noqa: E402
 from reasoning_graph.providers.base import Completion, TokenLogprob  # noqa: E402
 
 
@@ -133,3 +133,24 @@ def test_log_counts_tells_closed_streams_from_requests_given_up_in_the_queue(
         f"Disconnected from client (via refresh/close) before llm invoked {address}\n"
     )
     assert server.log_counts(log) == server.LogCounts(closed=1, abandoned=2)
+
+
+def test_warmup_differs_compares_the_first_samples_by_seed() -> None:
+    def sampled(example_id: str, answers: list[str]) -> BenchRecord:
+        candidates = [
+            BenchCandidate(
+                id=f"c{seed}",
+                answer=answer,
+                score=None,
+                seed=seed,
+                round=0,
+                chain=None,
+                completion_tokens=5,
+            )  # fmt: skip
+            for seed, answer in reversed(list(enumerate(answers)))
+        ]
+        return _record(example_id, True, 1).model_copy(update={"candidates": candidates})
+
+    pool = {"q1": sampled("q1", ["1", "2", "3"]), "q2": sampled("q2", ["1", "2", "3"])}
+    live = [sampled("q1", ["1", "2", "9"]), sampled("q2", ["1", "7", "3"]), sampled("q3", ["1"])]
+    assert server.warmup_differs(live, pool, 2) == 1  # q2's seed 1; q1 parts after the warm-up
