@@ -19,15 +19,22 @@ every other run replays it:
    tokens counted to there and its answer abstaining), checked against the live path on
    `--check-live` questions per family (generated, uncached), and the oracle allocation;
 5. the report on the held-out questions (test questions whose text calibration never saw),
-   with Wilson 95% intervals, a plot, and `--write docs/benchmarks.md`.
+   with Wilson 95% intervals, a plot, and `--write docs/benchmarks.md`;
+6. with `--server`: the same through `python -m llama_cpp.server` on the same GGUF, on the
+   first test part, and DeepConf-online live through its stream (`_frontier_server.py`; a
+   section of its own).
 
 Usage:
     python benchmarks/confidence_frontier.py --out bench-out/frontier [--cal-size 20]
         [--test-size 20] [--test-parts 3] [--check-live 2] [--max-tokens 48] [--window 16]
         [--probe-n 2] [--give-up-loss 0.05] [--write docs/benchmarks.md]
+        [--server [--server-size 20] [--server-step 5] [--server-python PATH]
+         [--server-port 8791] [--server-cpu 1]]
 
 Generation is the slow part (about 11-18 s per question at n=16 on one core of the machine in
-docs/benchmarks.md); pin it to one core with `taskset -c 1`. Re-running resumes every step.
+docs/benchmarks.md; about 60-75 s per question through the server, whose logprobs cost more);
+pin it to one core with `taskset -c 1` (the server pins itself with `--server-cpu`).
+Re-running resumes every step.
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import _frontier_server as server
 from _docs import machine, write_section
+from _llama_server import ServerSpec
 from compute_optimal import pool_note, run
 
 from reasoning_graph.answers import AnswerMatcher
@@ -68,7 +77,10 @@ FAMILIES = (
 )
 TOP_K = 20
 POOL_N = 16
-SHIPPED = Path(__file__).parent.parent / "reasoning_graph/policies/default.json"
+# the policy the package shipped before issue 11's re-fit (no prior); the re-fit itself is
+# measured by benchmarks/refit_policy.py
+ISSUE3_POLICY = Path(__file__).parent / "policies/issue3_default.json"
+ISSUE3_LABEL = "issue 3's policy, shipped before, no prior"
 WARMUP = 4  # the online warm-up: ReasoningConfig.wave_size's default
 
 
@@ -199,11 +211,12 @@ class Frontier:
             for split in self.tests:
                 self.bench(split, f"{split}-co-{path.stem}", str(POOL_N),
                            "--strategies", "compute_optimal", "--policy", str(path))  # fmt: skip
-        # the policy the package ships (issue 3's; no prior), on the same questions
+        # the policy the package shipped before the re-fit (issue 3's; no prior)
         for split in self.tests:
-            self.bench(split, f"{split}-co-{SHIPPED.stem}", str(POOL_N),
-                       "--strategies", "compute_optimal")  # fmt: skip
-        return {**policies, "shipped default, no prior": SHIPPED}
+            self.bench(split, f"{split}-co-{ISSUE3_POLICY.stem}", str(POOL_N),
+                       "--strategies", "compute_optimal",
+                       "--policy", str(ISSUE3_POLICY))  # fmt: skip
+        return {**policies, ISSUE3_LABEL: ISSUE3_POLICY}
 
     def records(self, out: str) -> list[BenchRecord]:
         return [r for split in self.tests for r in load_records(self.out / f"{split}{out}")]
@@ -315,19 +328,24 @@ def live_check(
         ]
     )
     pool = {r.example_id: r for r in load_records(frontier.out / split) if r.n == POOL_N}
-    same = 0
-    live = load_records(out)
-    for record in live:
-        dataset, example = examples[record.example_id]
+
+    def simulate(record: BenchRecord) -> tuple[bool, int]:
         correct, tokens, _ = simulate_online(
             pool[record.example_id], logprobs, 0.1, args.window,
-            lambda answer, d=dataset, e=example: d.grade(e, answer),  # type: ignore[misc]
+            grader(examples, record.example_id),
         )  # fmt: skip
-        same += correct == record.correct and tokens == record.completion_tokens
+        return correct, tokens
+
+    found = server.match_live(load_records(out), simulate)
+    both = sum(found.agree)
     return (
         f" Checked against the live path (`LlamaCppProvider` stopping traces, no cache) on "
-        f"{len(live)} test questions with DeepConf-low: the simulation gives the same "
-        f"completion tokens and correctness on {same} of them."
+        f"{found.questions} test questions (the first {args.check_live} per family of "
+        f"{split}) with DeepConf-low: the simulation gives the same completion tokens and "
+        f"correctness on {both} of them (same tokens on {found.same_tokens}, same "
+        f"correctness on {found.same_correct}); live {found.live_correct} right at "
+        f"{found.live_tokens:.1f} tokens per question, simulated {found.simulated_correct} "
+        f"at {found.simulated_tokens:.1f}."
     )
 
 
@@ -372,6 +390,74 @@ def oracle(sc: dict[int, BenchRecord]) -> tuple[bool, int]:
     return True, sc[POOL_N].completion_tokens
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The frontier's rows from one set of runs, and what the report needs besides."""
+
+    rows: list[Row]
+    """Self-consistency, confidence selections, simulated online, compute_optimal, oracle."""
+    by_question: dict[str, dict[int, BenchRecord]]
+    """Each question's self_consistency records by n."""
+    stopped_share: dict[float, float]
+    """Per `keep`: the share of post-warm-up traces the simulated online stop cut."""
+    co_rows: dict[str, Row]
+    co_records: dict[str, list[BenchRecord]]
+
+
+def score(
+    records: Callable[[str], list[BenchRecord]],
+    logprobs: dict[tuple[int, int, float], list[TokenLogprob]],
+    examples: dict[str, tuple[Dataset, Example]],
+    policies: dict[str, Path],
+    window: int,
+) -> Scored:
+    """The rows of the runs `records(suffix)` returns (suffix "" for self_consistency,
+    "-vote", "-co-<policy stem>", ...), already restricted to the questions to score."""
+    sc_records = records("")
+    by_question: dict[str, dict[int, BenchRecord]] = {}
+    for r in sc_records:
+        by_question.setdefault(r.example_id, {})[r.n] = r
+    rows: list[Row] = []
+    for n in (1, 2, 4, 8, 16):
+        rows.append(row("self_consistency", n, [(r.correct, r.completion_tokens)
+                                                for r in sc_records if r.n == n]))  # fmt: skip
+    for name, label in LABELS.items():
+        selected = records(f"-{name}")
+        for n in (8, 16):
+            rows.append(row(label, n, [(r.correct, r.completion_tokens)
+                                       for r in selected if r.n == n]))  # fmt: skip
+    stopped_share: dict[float, float] = {}
+    for keep, label in ((0.9, "DeepConf-online high (keep 90%), simulated"),
+                        (0.1, "DeepConf-online low (keep 10%), simulated")):  # fmt: skip
+        results = []
+        stops = 0
+        for qid, sc in by_question.items():
+            correct, tokens, stopped = simulate_online(
+                sc[POOL_N], logprobs, keep, window, grader(examples, qid)
+            )
+            results.append((correct, tokens))
+            stops += stopped
+        stopped_share[keep] = stops / (len(by_question) * (POOL_N - WARMUP))
+        rows.append(row(label, POOL_N, results))
+    co_rows: dict[str, Row] = {}
+    co_records: dict[str, list[BenchRecord]] = {}
+    for name, path in policies.items():
+        co_records[name] = records(f"-co-{path.stem}")
+        results = [(r.correct, r.completion_tokens) for r in co_records[name]]
+        co_rows[name] = row(f"compute_optimal ({name})", POOL_N, results)
+        rows.append(co_rows[name])
+    rows.append(row("oracle allocation", POOL_N, [oracle(sc) for sc in by_question.values()]))
+    return Scored(rows, by_question, stopped_share, co_rows, co_records)
+
+
+def grader(
+    examples: dict[str, tuple[Dataset, Example]], example_id: str
+) -> Callable[[str | None], bool]:
+    """Grade an answer to the question `example_id` names."""
+    dataset, example = examples[example_id]
+    return lambda answer: dataset.grade(example, answer)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("bench-out/frontier"))
@@ -390,6 +476,7 @@ def main() -> None:
     )
     parser.add_argument("--give-up-loss", type=float, default=0.05)
     parser.add_argument("--write", type=Path, help="markdown file to write the section into")
+    server.parse_args(parser)
     args = parser.parse_args()
     started = time.time()
     frontier = Frontier(args)
@@ -412,50 +499,34 @@ def main() -> None:
         "cal_distinct": len(cal_questions),
     }
     policies = frontier.calibrate(held_out)
+    plan = where = None
+    if args.server:
+        plan = server.ServerPlan(
+            out=args.out / "server",
+            data=lambda size: spec(size, TEST_SEEDS["test-a"]),
+            size=args.server_size,
+            step=args.server_step,
+            common=frontier.common,
+            window=args.window,
+            replay_only=args.server_replay_only,
+        )
+        where = ServerSpec(python=args.server_python, port=args.server_port, cpu=args.server_cpu)
+        server.generate(plan, where, CONFIDENCE_RUNS, policies, frontier.pool("test-a"))
 
     def kept(records: list[BenchRecord]) -> list[BenchRecord]:
         return [r for r in records if r.question in held_out]
 
-    sc_records = kept(frontier.records(""))
-    by_question: dict[str, dict[int, BenchRecord]] = {}
-    for r in sc_records:
-        by_question.setdefault(r.example_id, {})[r.n] = r
-    rows: list[Row] = []
-    for n in (1, 2, 4, 8, 16):
-        rows.append(row("self_consistency", n, [(r.correct, r.completion_tokens)
-                                                for r in sc_records if r.n == n]))  # fmt: skip
-    for name, label in LABELS.items():
-        records = kept(frontier.records(f"-{name}"))
-        for n in (8, 16):
-            rows.append(row(label, n, [(r.correct, r.completion_tokens)
-                                       for r in records if r.n == n]))  # fmt: skip
     logprobs = traces(frontier.pool("test-a"))
-    stopped_share: dict[float, float] = {}
-    for keep, label in ((0.9, "DeepConf-online high (keep 90%), simulated"),
-                        (0.1, "DeepConf-online low (keep 10%), simulated")):  # fmt: skip
-        results = []
-        stops = 0
-        for qid, sc in by_question.items():
-            dataset, example = examples[qid]
-            correct, tokens, stopped = simulate_online(
-                sc[POOL_N], logprobs, keep, args.window,
-                lambda answer, d=dataset, e=example: d.grade(e, answer),  # type: ignore[misc]
-            )  # fmt: skip
-            results.append((correct, tokens))
-            stops += stopped
-        stopped_share[keep] = stops / (len(by_question) * (POOL_N - WARMUP))
-        rows.append(row(label, POOL_N, results))
+    scored = score(lambda suffix: kept(frontier.records(suffix)), logprobs, examples, policies,
+                   args.window)  # fmt: skip
+    rows, by_question = scored.rows, scored.by_question
+    co_rows, co_records, stopped_share = scored.co_rows, scored.co_records, scored.stopped_share
     live = live_check(frontier, examples, logprobs) if args.check_live else ""
-    co_rows: dict[str, Row] = {}
-    co_records: dict[str, list[BenchRecord]] = {}
-    for name, path in policies.items():
-        records = kept(frontier.records(f"-co-{path.stem}"))
-        co_records[name] = records
-        co_rows[name] = row(f"compute_optimal ({name})", POOL_N,
-                            [(r.correct, r.completion_tokens) for r in records])  # fmt: skip
-        rows.append(co_rows[name])
-    oracle_row = row("oracle allocation", POOL_N, [oracle(sc) for sc in by_question.values()])
-    rows.append(oracle_row)
+    if args.server:
+        live += (
+            " DeepConf-low live at scale, through llama.cpp's server and the OpenAI "
+            "provider's stream: the next section."
+        )
     traces_auroc = trace_aurocs(
         [r for r in kept(frontier.records("-vote")) if r.n == POOL_N], examples
     )
@@ -471,6 +542,108 @@ def main() -> None:
         images.mkdir(parents=True, exist_ok=True)
         shutil.copy(args.out / "confidence_frontier.png", images / "confidence_frontier.png")
         write_section(args.write, SECTION, report)
+    if plan is not None and where is not None:
+        served = server_section(plan, where, examples, policies, kept, frontier, args)
+        (plan.out / "server.md").write_text(served)
+        print(served)
+        if args.write:
+            write_section(args.write, server.SECTION, served)
+
+
+def server_section(
+    plan: server.ServerPlan,
+    where: ServerSpec,
+    examples: dict[str, tuple[Dataset, Example]],
+    policies: dict[str, Path],
+    kept: Callable[[list[BenchRecord]], list[BenchRecord]],
+    frontier: Frontier,
+    args: argparse.Namespace,
+) -> str:
+    """The server's rows next to the embedded ones on the same questions, per-sample and
+    per-question comparisons, and the live online stop against its simulation."""
+    ids = {r.example_id for r in kept(load_records(plan.out / "test-a"))}
+
+    def embedded_records(suffix: str) -> list[BenchRecord]:
+        return [r for r in kept(frontier.records(suffix)) if r.example_id in ids]
+
+    def served_records(suffix: str) -> list[BenchRecord]:
+        return kept(load_records(plan.out / f"test-a{suffix}"))
+
+    pool = plan.out / server.POOL_NAME
+    served_traces = traces(pool)
+    embedded = score(embedded_records, traces(frontier.pool("test-a")), examples, policies,
+                     args.window)  # fmt: skip
+    served = score(served_records, served_traces, examples, policies, args.window)
+
+    def simulate(record: BenchRecord) -> tuple[bool, int]:
+        correct, tokens, _ = simulate_online(
+            served.by_question[record.example_id][POOL_N], served_traces, server.LIVE_KEEP,
+            args.window, grader(examples, record.example_id),
+        )  # fmt: skip
+        return correct, tokens
+
+    live = [r for r in kept(load_records(plan.out / server.LIVE_DIR)) if r.example_id in ids]
+    findings = server.ServerFindings(
+        embedded=embedded.rows,
+        served=served.rows,
+        live=server.match_live(live, simulate),
+        samples=server.match_samples(
+            server.pool_samples(frontier.pool("test-a")), server.pool_samples(pool)
+        ),  # fmt: skip
+        penalty=server.repeat_penalty_check(plan, where.base_url, frontier.pool("test-a")),
+        sc16_discordant=server.discordant(embedded_records(""), served_records(""), POOL_N),
+        log=server.log_counts(plan.out / "server.log"),
+        seconds_per_sample=seconds_per_sample(plan.out / "test-a"),
+        failed=sum(r.error is not None for r in [*served_records(""), *live]),
+        warmup_differs=server.warmup_differs(
+            live, {q: by_n[POOL_N] for q, by_n in served.by_question.items()}, WARMUP
+        ),
+    )
+    return server.report(findings, plan, where, provenance_lines(args))
+
+
+def seconds_per_sample(run_dir: Path) -> float:
+    """The median over a pool's generated questions (records that sent requests, replays
+    left out) of wall-clock seconds per sample: with a one-slot server, its time per sample
+    plus what timeouts and retries cost."""
+    per_sample = sorted(
+        record.seconds / record.n
+        for line in (run_dir / "results.jsonl").read_text().splitlines()
+        if (record := BenchRecord.model_validate_json(line)).requests and record.error is None
+    )
+    return per_sample[len(per_sample) // 2] if per_sample else 0.0
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that makes the sections, with the options this run had."""
+    server_flags = (
+        f" --server --server-size {args.server_size} --server-step {args.server_step} "
+        f"--server-python {args.server_python} --server-port {args.server_port} "
+        f"--server-cpu {args.server_cpu}"
+        + (" --server-replay-only" if args.server_replay_only else "")
+        if args.server
+        else ""
+    )
+    return (
+        ("" if args.server else "taskset -c 1 ")
+        + f"python benchmarks/confidence_frontier.py --out {args.out} "
+        f"--cal-size {args.cal_size} --test-size {args.test_size} --test-parts "
+        f"{args.test_parts} --check-live {args.check_live} --max-tokens "
+        f"{args.max_tokens} --window {args.window} --probe-n {args.probe_n} "
+        f"--give-up-loss {args.give_up_loss}{server_flags}"
+        + (f" --write {args.write}" if args.write else "")
+    )
+
+
+def provenance_lines(args: argparse.Namespace) -> list[str]:
+    """Command, machine and date bullets of the server's section."""
+    return [
+        f"- Command: `{command_line(args)}`",
+        f"- Machine: {machine()}; the server pinned to one core (`taskset -c "
+        f"{args.server_cpu}`, one thread)",
+        f"- Date: {datetime.date.today().isoformat()}; "
+        + pool_note(args.out / "server", ("pool-test.sqlite",)),
+    ]
 
 
 def plot(rows: Sequence[Row], path: Path) -> None:
@@ -517,13 +690,7 @@ def markdown(
 ) -> str:
     sc16 = next(r for r in rows if r.label == "self_consistency" and r.n == POOL_N)
     oracle_row = rows[-1]
-    command = (
-        f"taskset -c 1 python benchmarks/confidence_frontier.py --out {args.out} "
-        f"--cal-size {args.cal_size} --test-size {args.test_size} --test-parts "
-        f"{args.test_parts} --check-live {args.check_live} --max-tokens "
-        f"{args.max_tokens} --window {args.window} --probe-n {args.probe_n} "
-        f"--give-up-loss {args.give_up_loss}" + (f" --write {args.write}" if args.write else "")
-    )
+    command = command_line(args)
     lines = [
         SECTION,
         "",
@@ -604,7 +771,8 @@ def markdown(
             )
         else:
             fitted = (
-                f"the policy the package ships (issue 3's, no prior; probe {policy['probe_n']}, "
+                f"the policy the package shipped before issue 11's re-fit (issue 3's, no prior; "
+                f"probe {policy['probe_n']}, "
                 f"early stop `{policy['early_stop']}`)."
             )
         lines += [

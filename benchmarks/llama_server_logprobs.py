@@ -20,16 +20,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 from _docs import provenance, write_section
+from _llama_server import SERVED_MODEL, ServerSpec, llama_server
 
 from reasoning_graph.providers.base import ChatMessage, Generation
-from reasoning_graph.providers.llama_cpp import LlamaCppProvider, default_model_path
+from reasoning_graph.providers.llama_cpp import LlamaCppProvider
 from reasoning_graph.providers.openai import OpenAIProvider
 
 SECTION = "## llama.cpp server vs the embedded provider: logprobs (issue 11)"
@@ -39,23 +37,6 @@ QUESTIONS = (
     "Find the Greatest Common Divisor (GCD) of these numbers: 12, 18. "
     "Give only the GCD as your final answer.",
 )
-
-
-def start_server(python: str, port: int) -> subprocess.Popen[bytes]:
-    command = [
-        python, "-m", "llama_cpp.server", "--model", str(default_model_path()),
-        "--n_threads", "1", "--port", str(port), "--logits_all", "True", "--n_ctx", "2048",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(1)
-    server.terminate()
-    raise SystemExit(f"the server did not answer on port {port} within 120 s")
 
 
 async def ask(provider: object, question: str, args: argparse.Namespace) -> Generation:
@@ -68,7 +49,7 @@ async def ask(provider: object, question: str, args: argparse.Namespace) -> Gene
 
 async def compare(args: argparse.Namespace) -> list[str]:
     embedded = LlamaCppProvider(n_threads=1)
-    served = OpenAIProvider("SmolLM2-135M-Instruct", base_url=f"http://127.0.0.1:{args.port}/v1")
+    served = OpenAIProvider(SERVED_MODEL, base_url=f"http://127.0.0.1:{args.port}/v1")
     lines = [
         "| question | tokens compared | same tokens | max abs logprob diff | same top-k set |",
         "|---|--:|--:|--:|--:|",
@@ -108,12 +89,8 @@ def main() -> None:
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "EMPTY")
-    server = start_server(args.server_python, args.port)
-    try:
+    with llama_server(ServerSpec(python=args.server_python, port=args.port, cpu=None)):
         table = asyncio.run(compare(args))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     section = "\n".join(
         [
             SECTION,

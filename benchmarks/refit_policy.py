@@ -313,7 +313,8 @@ def markdown(
         f"calibration split); {len({r.question for r in fit if r.n == POOL_N})} distinct "
         "questions left after dropping every one whose text a test part holds",
         "- Issue 3's policy is the one the package shipped before this re-fit (its rows in "
-        "the section above, measured before, are labelled 'shipped default')",
+        "the section above, measured before, are labelled "
+        '"issue 3\'s policy, shipped before, no prior")',
         f"- Held-out: the frontier's **{sc16.questions} questions**; issue 3's domain: seed "
         f"{ISSUE3_SEED}, {args.issue3_size} per level, **{sc16_3.questions} questions** after "
         "dropping those in its calibration split (seed 1, 40 per level) or in ours",

@@ -6,11 +6,12 @@ stream here. Every token's logprobs go to a `TraceMonitor`; once the trace's gro
 confidence falls below the threshold, the rest of the chunk is kept and the stream is
 closed, which tells the server to stop generating.
 
-Usage of a stream read to its end is the server's own final usage chunk (exact), or, when
-the server sends none, the upper bound (`max_tokens` completion tokens), as for a plain
+Usage of a stream read to its end is the server's own final usage chunk (exact); when the
+server sends none (llama-cpp-python's server), the tokens received (one per logprob entry),
+or, without logprobs either, the upper bound (`max_tokens` completion tokens), as for a plain
 request. A closed stream never gets its usage chunk: its completion tokens are the tokens
-received (one per logprob entry), and its prompt tokens are the last a chunk reported (vLLM
-reports them in every chunk with `continuous_usage_stats`), else 0. A server may still
+received, and its prompt tokens are the last a chunk reported (vLLM reports them in every
+chunk with `continuous_usage_stats`), else 0. A server may still
 generate a few tokens between the last chunk sent and noticing the closed connection; those
 are not sent back, so they are not counted.
 
@@ -98,7 +99,8 @@ def _usage(reported: Any, stopped: bool, received: int, max_tokens: int) -> Toke
     prompt = getattr(reported, "prompt_tokens", None)
     completion = getattr(reported, "completion_tokens", None)
     prompt_tokens = prompt if isinstance(prompt, int) else 0
-    if stopped:  # the final usage chunk never comes: count what was received
+    if stopped or (received and not isinstance(completion, int)):
+        # no usage chunk (it never comes to a closed stream): count the tokens received
         return {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": received,

@@ -679,3 +679,27 @@ async def test_a_server_that_streams_no_logprobs_runs_the_sample_to_its_end(rout
         "llm_calls": 1,
         "requests": 1,
     }
+
+
+async def test_a_stream_without_usage_counts_the_tokens_it_streamed(router, make) -> None:
+    """llama-cpp-python's server (0.3.36) streams a logprob entry per token but no usage
+    chunk. A stream read to its end then costs the tokens received, not `max_tokens`.
+    Planted bug: `_usage` charging `max_tokens` whenever the usage chunk is missing (the
+    code before this test) fails it with 9 tokens instead of 6."""
+    events = streamed(WORDS, SURE)[:-1]  # no usage chunk
+    headers = {"content-type": "text/event-stream"}
+    router.post("/chat/completions").respond(200, headers=headers, stream=ChunkStream(events))
+
+    generation = await make().generate(
+        QUESTION, max_tokens=9, logprobs=True, top_logprobs=2, online_stop=ONLINE
+    )
+
+    [completion] = generation.completions
+    assert completion.finish_reason == "stop" and len(completion.logprobs or []) == 6
+    assert completion.completion_tokens == 6
+    assert generation.usage == {
+        "prompt_tokens": 0,
+        "completion_tokens": 6,
+        "llm_calls": 1,
+        "requests": 1,
+    }
