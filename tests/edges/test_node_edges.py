@@ -399,3 +399,40 @@ def test_a_budget_too_small_for_one_generation_says_what_one_costs(verify: bool,
     with pytest.raises(BudgetError) as caught:
         check_affordable(plan)
     assert str(caught.value) == expected
+
+
+class TemperatureRecorder(FakeGenerator):
+    """A FakeGenerator that also records the temperature of each request."""
+
+    def __init__(self, script: Any) -> None:
+        super().__init__(script)
+        self.temperatures: list[float] = []
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        self.temperatures.append(kwargs.get("temperature", 0.7))
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_revision_is_asked_like_the_first_attempt_and_traced() -> None:
+    """A chain's revision goes out with the run's system prompt, temperature and its own seed
+    (the plan's seed + its index), and the trace records the revised candidate.
+
+    Plants: the revise request drops its seed or sends `seed=None`
+    (`x_make_revise_node__mutmut_6`, `_11`), drops the temperature (`_10`), drops the system
+    prompt or passes `None` (`_14`, `_17`); the node's update misnames `events` (`_80`,
+    `_81`), so the revision is missing from the trace.
+    """
+    generator = TemperatureRecorder(["The answer is 5.", "The answer is 4."])
+    config = ReasoningConfig(
+        strategy="revision", n=2, temperature=0.3, seed=11, system_prompt="Be brief."
+    )
+    graph = create_reasoning_graph(generator, config=config).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    first, revision = generator.calls
+    assert "ATTEMPT 1" in revision.messages[-1]["content"]
+    assert (first.seed, revision.seed) == (11, 12)
+    assert generator.temperatures == [0.3, 0.3]
+    assert [m["content"] for m in revision.messages if m["role"] == "system"] == ["Be brief."]
+    traced = [e for e in output["events"] if e["node"] == "revise" and e["kind"] == "candidate"]
+    assert [e["data"]["id"] for e in traced] == ["c1"]
+    assert output["answer"] == "4"
