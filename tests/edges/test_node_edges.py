@@ -27,6 +27,7 @@ from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.state import Candidate
 from reasoning_graph.strategies import make_plan, next_action
 from reasoning_graph.usage import zero_usage
@@ -436,3 +437,33 @@ async def test_a_revision_is_asked_like_the_first_attempt_and_traced() -> None:
     traced = [e for e in output["events"] if e["node"] == "revise" and e["kind"] == "candidate"]
     assert [e["data"]["id"] for e in traced] == ["c1"]
     assert output["answer"] == "4"
+
+
+class StrayReports(FakeGenerator):
+    """Reports its completions as they finish, plus reports no `generate` should make: an
+    index past the end, a negative one, and the first completion a second time."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        generation = await super().generate(messages, **kwargs)
+        first = generation.completions[0]
+        for index in (len(generation.completions), -1, 0, 0, 1):
+            completion_ready(index, first)
+        return generation
+
+
+async def test_each_candidate_streams_once_whatever_the_generator_reports() -> None:
+    """Reports out of range are ignored and a repeated one streams nothing new.
+
+    Plants: `not in range and already streamed` (`xǁ_LiveCandidatesǁ__call____mutmut_1`)
+    streams the last candidate for index -1 and the first twice; `index <= len(ids)`
+    (`_5`) raises IndexError on the index past the end.
+    """
+    graph = create_reasoning_graph(StrayReports(["The answer is 4."]), config=ReasoningConfig(n=2))
+    streamed = [
+        chunk["id"]
+        async for chunk in graph.compile().astream(
+            {"question": "What is 2 + 2?"}, stream_mode="custom"
+        )
+        if chunk["type"] == "candidate"
+    ]
+    assert streamed == ["c0", "c1"]
