@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from reasoning_graph.answers import AnswerMatcher, extract_answer, states_final_answer
+from reasoning_graph.answers import (
+    AnswerMatcher,
+    extract_answer,
+    normalize_answer,
+    states_final_answer,
+)
 
 
 def test_a_blank_answer_statement_states_nothing_and_the_last_number_counts() -> None:
@@ -164,3 +169,20 @@ def test_plain_expressions_are_math_off_the_main_thread() -> None:
     worker.start()
     worker.join()
     assert same == [True]
+
+
+def test_normalising_drops_dollars_and_lowers_case() -> None:
+    """Plant: `strip("XX$XX")` also strips a capital X (`x_normalize_answer__mutmut_8`)."""
+    assert normalize_answer("$X$") == "x"
+    assert normalize_answer(" $12.0$ ") == "12"
+
+
+def test_sameness_needs_math_verify_both_ways() -> None:
+    """math-verify shows the interval `(1, \\infty)` equal to `x > 1` but not the other way
+    round; `same` is symmetric, so neither order calls them the same.
+
+    Plant: either direction is enough (`or`, `x_ǁAnswerMatcherǁsame__mutmut_12`).
+    """
+    matcher = AnswerMatcher()
+    assert not matcher.same("x > 1", "(1, \\infty)")
+    assert not matcher.same("(1, \\infty)", "x > 1")

@@ -221,13 +221,29 @@ async def test_a_generator_returning_too_few_completions_fails_its_branch_saying
         await graph.ainvoke({"question": "What is 2 + 2?"})
 
 
-async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete() -> None:
-    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`.
+class ReportsEach(FakeGenerator):
+    """Reports each completion as it finishes, as concurrent one-sample requests do, so the
+    `think` node streams its candidates before `generate` returns."""
 
-    Plant: the extra fields are dropped (`x_candidate_record__mutmut_34`).
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        generation = await super().generate(messages, **kwargs)
+        for index, completion in enumerate(generation.completions):
+            completion_ready(index, completion)
+        return generation
+
+
+@pytest.mark.parametrize("generator_type", [FakeGenerator, ReportsEach])
+async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete(
+    generator_type: type[FakeGenerator],
+) -> None:
+    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`, whether
+    the beam streamed as its generation ended or with the node's update.
+
+    Plants: the extra fields are dropped from the update's entry (`record(node, event)`,
+    `x_candidate_record__mutmut_14`) or from a streamed beam's (`trace(node, event)`, `_8`).
     """
     graph = create_reasoning_graph(
-        FakeGenerator(["The answer is 4."]),
+        generator_type(["The answer is 4."]),
         verifier=FakeVerifier({"4": 0.9}),
         config=ReasoningConfig(strategy="beam_search", n=2, max_steps=2),
     ).compile()
@@ -467,3 +483,32 @@ async def test_each_candidate_streams_once_whatever_the_generator_reports() -> N
         if chunk["type"] == "candidate"
     ]
     assert streamed == ["c0", "c1"]
+
+
+async def test_a_revision_streams_live_as_it_is_made() -> None:
+    """Plant: `candidate_record` takes a candidate as streamed already unless told otherwise
+    (`streamed=True` by default, `x_candidate_record__mutmut_1`): the revision never streams.
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 5.", "The answer is 4."]),
+        config=ReasoningConfig(strategy="revision", n=2),
+    )
+    streamed = [
+        (chunk["node"], chunk["id"])
+        async for chunk in graph.compile().astream(
+            {"question": "What is 2 + 2?"}, stream_mode="custom"
+        )
+        if chunk["type"] == "candidate"
+    ]
+    assert streamed == [("think", "c0"), ("revise", "c1")]
+
+
+async def test_a_runs_top_logprobs_reach_the_requests_it_makes() -> None:
+    """`top_logprobs=3` asks for three alternatives per token, not the default 20.
+
+    Plant: the plan's confidence settings are not put on its think tasks
+    (`x_with_confidence__mutmut_1`), so the defaults apply.
+    """
+    generator = FakeGenerator(["The answer is 4."], logprobs=[[-0.1, -2.0, -3.0, -4.0]])
+    await asolve("2 + 2?", generator=generator, n=2, logprobs=True, top_logprobs=3)
+    assert [call.top_logprobs for call in generator.calls] == [3]
