@@ -503,12 +503,18 @@ async def test_a_revision_streams_live_as_it_is_made() -> None:
     assert streamed == [("think", "c0"), ("revise", "c1")]
 
 
-async def test_a_runs_top_logprobs_reach_the_requests_it_makes() -> None:
-    """`top_logprobs=3` asks for three alternatives per token, not the default 20.
+async def test_a_runs_confidence_settings_reach_its_requests_and_measures() -> None:
+    """`top_logprobs=3` asks for three alternatives per token, not the default 20, and each
+    candidate's confidence is measured with the run's window and `k`.
 
-    Plant: the plan's confidence settings are not put on its think tasks
-    (`x_with_confidence__mutmut_1`), so the defaults apply.
+    Plants: the plan's confidence settings are not put on its think tasks
+    (`x_with_confidence__mutmut_1`), or a candidate is measured with DeepConf's defaults
+    (`x_new_candidate__mutmut_35`, `_37`).
     """
     generator = FakeGenerator(["The answer is 4."], logprobs=[[-0.1, -2.0, -3.0, -4.0]])
-    await asolve("2 + 2?", generator=generator, n=2, logprobs=True, top_logprobs=3)
+    result = await asolve(
+        "2 + 2?", generator=generator, n=2, logprobs=True, top_logprobs=3, confidence_window=2
+    )
     assert [call.top_logprobs for call in generator.calls] == [3]
+    measured = [c.confidence for c in result.candidates]
+    assert [(m["window"], m["top_k"]) for m in measured if m is not None] == [(2, 3), (2, 3)]
