@@ -518,3 +518,11 @@ async def test_a_runs_confidence_settings_reach_its_requests_and_measures() -> N
     assert [call.top_logprobs for call in generator.calls] == [3]
     measured = [c.confidence for c in result.candidates]
     assert [(m["window"], m["top_k"]) for m in measured if m is not None] == [(2, 3), (2, 3)]
+
+
+async def test_a_run_without_logprobs_asks_for_no_alternatives() -> None:
+    """Plant: a task without logprobs asks for one alternative per token
+    (`x_top_logprobs__mutmut_4`), which a generator may compute and send for nothing."""
+    generator = FakeGenerator(["The answer is 4."])
+    await asolve("2 + 2?", generator=generator, n=2)
+    assert [(call.logprobs, call.top_logprobs) for call in generator.calls] == [(False, 0)]
