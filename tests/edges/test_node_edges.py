@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import (
@@ -526,3 +527,59 @@ async def test_a_run_without_logprobs_asks_for_no_alternatives() -> None:
     generator = FakeGenerator(["The answer is 4."])
     await asolve("2 + 2?", generator=generator, n=2)
     assert [(call.logprobs, call.top_logprobs) for call in generator.calls] == [(False, 0)]
+
+
+async def test_a_thread_resumed_before_a_later_controller_visit_keeps_its_config() -> None:
+    """The run's context asked for review and n=3; the thread pauses before `think` and
+    resumes with no context, so the controller's next visit sees none: the config the thread
+    started with still holds (three candidates, then the review).
+
+    Plants: the controller ignores the stored config on later visits and stores the resume's
+    empty one (`xǁPerRunNodesǁbudget__mutmut_1`): no review; or builds its nodes from the
+    resume's context (`_7`).
+    """
+    served = create_reasoning_graph(FakeGenerator(["The answer is 4."])).compile(
+        checkpointer=InMemorySaver(), interrupt_before=["think"]
+    )
+    thread: Any = {"configurable": {"thread_id": "t"}}
+    await served.ainvoke({"question": "2 + 2?"}, thread, context={"review": True, "n": 3})
+    paused = await served.ainvoke(None, thread)
+    assert paused["__interrupt__"][0].value["type"] == "review"
+    assert len(paused["candidates"]) == 3
+
+
+class TwoCallVerifier(FakeVerifier):
+    """A verifier whose every score calls a model twice (as an ensemble of two judges)."""
+
+    @property
+    def reserve_calls(self) -> int:
+        return 2
+
+
+async def test_the_graph_reserves_a_verifiers_own_calls_and_tokens_per_score() -> None:
+    """`best_of_n`, n=4. With `max_calls=6` and a score of two calls, each generation costs
+    three calls: two fit. With `budget_tokens=30`, 4-token answers and 8 tokens reserved per
+    score, each generation reserves 12 tokens: two fit.
+
+    Plants: the graph does not pass the verifier's calls per score, so the default one call
+    counts (`x_build_nodes__mutmut_20`, `_25`): three generations; or reserves no tokens for
+    the verifier (`_26`).
+    """
+    calls = await asolve(
+        "2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=TwoCallVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="best_of_n",
+        n=4,
+        max_calls=6,
+    )
+    tokens = await asolve(
+        "2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="best_of_n",
+        n=4,
+        max_tokens=4,
+        budget_tokens=30,
+    )
+    assert (len(calls.candidates), len(tokens.candidates)) == (2, 2)
