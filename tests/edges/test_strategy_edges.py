@@ -461,3 +461,35 @@ async def test_the_prior_scores_the_probes_token_probability_and_verifier_score(
     )
     expected = 1 - sigmoid(2.0 + (value - 0.5) / 0.5)
     assert result.difficulty.score == pytest.approx(expected)
+
+
+def test_only_a_majority_vote_stops_early_and_only_a_verifying_plan_pays_for_scores() -> None:
+    """`early_stop` applies to a vote: `best_of_n` runs in one wave whatever the config says;
+    a vote stops early in waves of 4 by default; a verifier that a plan does not use costs it
+    no calls.
+
+    Plants: `early_stop` kept for every selection (`x_base_plan__mutmut_3`); the default wave
+    is 5 (`_64`); a generation pays for a score it does not get (`_53`).
+    """
+    best = make_plan(
+        ReasoningConfig(strategy="best_of_n", early_stop="settled"),
+        verifier_reserve=8,
+        has_verifier=True,
+    )
+    assert (best["early_stop"], best["wave_size"], best["calls_per_generation"]) == ("none", 0, 2)
+    vote = make_plan(ReasoningConfig(early_stop="settled"), verifier_reserve=8, has_verifier=True)
+    assert (vote["early_stop"], vote["wave_size"]) == ("settled", 4)
+    assert not vote["verify"] and vote["calls_per_generation"] == 1
+
+
+def test_the_policy_given_to_make_plan_is_the_one_it_plans_with() -> None:
+    """A caller's loaded policy wins over the one `config.policy` names (here the packaged
+    one, whose probe draws 2): the probe draws the given policy's `probe_n` of 3.
+
+    Plant: the policy is dropped or passed as `None` (`x_make_plan__mutmut_19`, `_25`).
+    """
+    config = ReasoningConfig(strategy="compute_optimal", n=8)
+    policy = load_policy(FIXTURE).model_copy(update={"probe_n": 3})
+    packaged = make_plan(config, verifier_reserve=0, has_verifier=False)
+    given = make_plan(config, verifier_reserve=0, has_verifier=False, policy=policy)
+    assert (given["n"], packaged["n"]) == (3, 2)
