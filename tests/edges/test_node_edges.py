@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import (
@@ -535,8 +536,8 @@ async def test_a_thread_resumed_before_a_later_controller_visit_keeps_its_config
     started with still holds (three candidates, then the review).
 
     Plants: the controller ignores the stored config on later visits and stores the resume's
-    empty one (`xǁPerRunNodesǁbudget__mutmut_1`): no review; or builds its nodes from the
-    resume's context (`_7`).
+    empty one (`xǁPerRunNodesǁbudget__mutmut_1`): no review. The approval is traced under
+    `select` (plant: under "XXselectXX", `x_make_select_node__mutmut_67`).
     """
     served = create_reasoning_graph(FakeGenerator(["The answer is 4."])).compile(
         checkpointer=InMemorySaver(), interrupt_before=["think"]
@@ -546,6 +547,9 @@ async def test_a_thread_resumed_before_a_later_controller_visit_keeps_its_config
     paused = await served.ainvoke(None, thread)
     assert paused["__interrupt__"][0].value["type"] == "review"
     assert len(paused["candidates"]) == 3
+    state = await served.ainvoke(Command(resume={"approve": True}), thread)
+    reviews = [(e["node"], e["data"]["decision"]) for e in state["events"] if e["kind"] == "review"]
+    assert reviews == [("select", "approve")] and state["answer"] == "4"
 
 
 class TwoCallVerifier(FakeVerifier):
