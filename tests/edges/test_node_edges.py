@@ -587,3 +587,27 @@ async def test_the_graph_reserves_a_verifiers_own_calls_and_tokens_per_score() -
         budget_tokens=30,
     )
     assert (len(calls.candidates), len(tokens.candidates)) == (2, 2)
+
+
+async def test_the_selection_is_traced_with_its_tally_and_every_note() -> None:
+    """Online stop asked of a generator that returns no logprobs: two notes (no confidence,
+    no threshold from the warm-up), joined by "; " in the `selected` trace entry, beside the
+    tally; a plain run's entry has no note.
+
+    Plants: a note key even without notes (`x_make_select_node__mutmut_89`), named "NOTE"
+    (`_91`), notes joined by "XX; XX" (`_93`); the tally `None` or dropped (`_97`, `_100`);
+    the note dropped (`_101`).
+    """
+
+    async def selected(config: ReasoningConfig) -> dict[str, Any]:
+        graph = create_reasoning_graph(FakeGenerator(["The answer is 4."]), config=config)
+        output = await graph.compile().ainvoke({"question": "2 + 2?"})
+        [entry] = [e["data"] for e in output["events"] if e["kind"] == "selected"]
+        return entry
+
+    noted = await selected(ReasoningConfig(n=4, online_stop=0.5, wave_size=2))
+    first, second = noted["note"].split("; ")
+    assert first.startswith("no token confidence") and second.startswith("online trace")
+    assert noted["tally"] == {"4": 4.0}
+    plain = await selected(ReasoningConfig(n=2))
+    assert "note" not in plain and plain["tally"] == {"4": 2.0}
