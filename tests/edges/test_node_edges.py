@@ -23,7 +23,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.nodes.budget import DEADLINE_KEY
-from reasoning_graph.nodes.select import apply_review, select_answer
+from reasoning_graph.nodes.select import apply_review, make_select_node, select_answer
 from reasoning_graph.nodes.spend import check_affordable, fit_to_budget
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
@@ -611,3 +611,13 @@ async def test_the_selection_is_traced_with_its_tally_and_every_note() -> None:
     assert noted["tally"] == {"4": 4.0}
     plain = await selected(ReasoningConfig(n=2))
     assert "note" not in plain and plain["tally"] == {"4": 2.0}
+
+
+async def test_selecting_with_no_candidate_and_no_failure_says_just_that() -> None:
+    """Plants: the first failure is read when there is none (`failures or True`,
+    `x_make_select_node__mutmut_20`: IndexError), or "XXXX" is appended (`_27`)."""
+    select = make_select_node()
+    with pytest.raises(
+        NoCandidatesError, match=r"^no candidate survived \(0 branch\(es\) failed\)$"
+    ):
+        await select({"question": "2 + 2?", "candidates": {}, "failures": []})  # type: ignore[typeddict-item]
