@@ -621,3 +621,42 @@ async def test_selecting_with_no_candidate_and_no_failure_says_just_that() -> No
         NoCandidatesError, match=r"^no candidate survived \(0 branch\(es\) failed\)$"
     ):
         await select({"question": "2 + 2?", "candidates": {}, "failures": []})  # type: ignore[typeddict-item]
+
+
+class StopRecorder(FakeGenerator):
+    """A FakeGenerator that also records the `stop` and temperature of each request."""
+
+    def __init__(self, script: Any) -> None:
+        super().__init__(script)
+        self.options: list[tuple[Any, Any]] = []
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        self.options.append((kwargs.get("stop"), kwargs.get("temperature")))
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
+    """`lookahead=1`: each new beam of steps 1 and 2 rolls out one greedy step (temperature
+    0), which stops at the step separator, carries its beam's seed and the run's system prompt.
+
+    Plants: in `make_think_node`'s rollout, `stop` is `None` or dropped
+    (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
+    system prompt `None` or dropped (`_18`, `_21`).
+    """
+    generator = StopRecorder(lambda messages, index: f"Step {index}.")
+    config = ReasoningConfig(
+        strategy="lookahead",
+        n=2,
+        beam_width=2,
+        max_steps=3,
+        lookahead=1,
+        seed=5,
+        system_prompt="Be brief.",
+    )
+    verifier = FakeVerifier({}, default=0.5)
+    graph = create_reasoning_graph(generator, verifier=verifier, config=config).compile()
+    await graph.ainvoke({"question": "2 + 2?"})
+    greedy = [i for i, (_, temperature) in enumerate(generator.options) if temperature == 0.0]
+    assert [generator.options[i][0] for i in greedy] == [["\n\n"]] * 4
+    assert [generator.calls[i].seed for i in greedy] == [5, 6, 7, 8]
+    assert all(generator.calls[i].messages[0]["content"] == "Be brief." for i in greedy)
