@@ -420,15 +420,16 @@ def test_a_budget_too_small_for_one_generation_says_what_one_costs(verify: bool,
     assert str(caught.value) == expected
 
 
-class TemperatureRecorder(FakeGenerator):
-    """A FakeGenerator that also records the temperature of each request."""
+class OptionsRecorder(FakeGenerator):
+    """A FakeGenerator that also records the options of each request (`stop` and
+    `temperature`, which `GenerateCall` does not keep)."""
 
     def __init__(self, script: Any) -> None:
         super().__init__(script)
-        self.temperatures: list[float] = []
+        self.options: list[dict[str, Any]] = []
 
     async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
-        self.temperatures.append(kwargs.get("temperature", 0.7))
+        self.options.append(kwargs)
         return await super().generate(messages, **kwargs)
 
 
@@ -441,7 +442,7 @@ async def test_a_revision_is_asked_like_the_first_attempt_and_traced() -> None:
     prompt or passes `None` (`_14`, `_17`); the node's update misnames `events` (`_80`,
     `_81`), so the revision is missing from the trace.
     """
-    generator = TemperatureRecorder(["The answer is 5.", "The answer is 4."])
+    generator = OptionsRecorder(["The answer is 5.", "The answer is 4."])
     config = ReasoningConfig(
         strategy="revision", n=2, temperature=0.3, seed=11, system_prompt="Be brief."
     )
@@ -450,7 +451,7 @@ async def test_a_revision_is_asked_like_the_first_attempt_and_traced() -> None:
     first, revision = generator.calls
     assert "ATTEMPT 1" in revision.messages[-1]["content"]
     assert (first.seed, revision.seed) == (11, 12)
-    assert generator.temperatures == [0.3, 0.3]
+    assert [options["temperature"] for options in generator.options] == [0.3, 0.3]
     assert [m["content"] for m in revision.messages if m["role"] == "system"] == ["Be brief."]
     traced = [e for e in output["events"] if e["node"] == "revise" and e["kind"] == "candidate"]
     assert [e["data"]["id"] for e in traced] == ["c1"]
@@ -623,18 +624,6 @@ async def test_selecting_with_no_candidate_and_no_failure_says_just_that() -> No
         await select({"question": "2 + 2?", "candidates": {}, "failures": []})  # type: ignore[typeddict-item]
 
 
-class StopRecorder(FakeGenerator):
-    """A FakeGenerator that also records the `stop` and temperature of each request."""
-
-    def __init__(self, script: Any) -> None:
-        super().__init__(script)
-        self.options: list[tuple[Any, Any]] = []
-
-    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
-        self.options.append((kwargs.get("stop"), kwargs.get("temperature")))
-        return await super().generate(messages, **kwargs)
-
-
 async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     """`lookahead=1`: each new beam of steps 1 and 2 rolls out one greedy step (temperature
     0), which stops at the step separator, carries its beam's seed and the run's system prompt.
@@ -643,7 +632,7 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
     system prompt `None` or dropped (`_18`, `_21`).
     """
-    generator = StopRecorder(lambda messages, index: f"Step {index}.")
+    generator = OptionsRecorder(lambda messages, index: f"Step {index}.")
     config = ReasoningConfig(
         strategy="lookahead",
         n=2,
@@ -656,7 +645,7 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     verifier = FakeVerifier({}, default=0.5)
     graph = create_reasoning_graph(generator, verifier=verifier, config=config).compile()
     await graph.ainvoke({"question": "2 + 2?"})
-    greedy = [i for i, (_, temperature) in enumerate(generator.options) if temperature == 0.0]
-    assert [generator.options[i][0] for i in greedy] == [["\n\n"]] * 4
+    greedy = [i for i, options in enumerate(generator.options) if options["temperature"] == 0.0]
+    assert [generator.options[i]["stop"] for i in greedy] == [["\n\n"]] * 4
     assert [generator.calls[i].seed for i in greedy] == [5, 6, 7, 8]
     assert all(generator.calls[i].messages[0]["content"] == "Be brief." for i in greedy)
