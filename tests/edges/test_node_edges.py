@@ -626,11 +626,13 @@ async def test_selecting_with_no_candidate_and_no_failure_says_just_that() -> No
 
 async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     """`lookahead=1`: each new beam of steps 1 and 2 rolls out one greedy step (temperature
-    0), which stops at the step separator, carries its beam's seed and the run's system prompt.
+    0), which stops at the step separator, carries its beam's seed and the run's system prompt,
+    as every step does.
 
     Plants: in `make_think_node`'s rollout, `stop` is `None` or dropped
     (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
-    system prompt `None` or dropped (`_18`, `_21`).
+    system prompt `None` or dropped (`_18`, `_21`); a continued step's system prompt `None`
+    (`_71`).
     """
     generator = OptionsRecorder(lambda messages, index: f"Step {index}.")
     config = ReasoningConfig(
@@ -648,4 +650,21 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     greedy = [i for i, options in enumerate(generator.options) if options["temperature"] == 0.0]
     assert [generator.options[i]["stop"] for i in greedy] == [["\n\n"]] * 4
     assert [generator.calls[i].seed for i in greedy] == [5, 6, 7, 8]
-    assert all(generator.calls[i].messages[0]["content"] == "Be brief." for i in greedy)
+    assert all(call.messages[0]["content"] == "Be brief." for call in generator.calls)
+
+
+async def test_a_rollout_stops_at_the_step_that_states_the_answer() -> None:
+    """`lookahead=2`: `c0`'s rollout stops after its first greedy step, which states the
+    answer; `c1`'s runs both steps.
+
+    Plants: the rollout goes on past a stated answer (`not step and ...`,
+    `x_make_think_node__mutmut_44`) or stops after any step (`step or ...`, `_45`).
+    """
+    generator = FakeGenerator(lambda messages, i: "The answer is 4." if i == 2 else f"Step {i}.")
+    config = ReasoningConfig(strategy="lookahead", n=2, beam_width=2, max_steps=3, lookahead=2)
+    graph = create_reasoning_graph(
+        generator, verifier=FakeVerifier({}, default=0.5), config=config
+    ).compile()
+    candidates = (await graph.ainvoke({"question": "2 + 2?"}))["candidates"]
+    assert candidates["c0"]["rollout"] == "Step 0.\n\nThe answer is 4."
+    assert candidates["c1"]["rollout"] == "Step 1.\n\nStep 3.\n\nStep 4."
