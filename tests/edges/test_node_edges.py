@@ -632,7 +632,7 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     Plants: in `make_think_node`'s rollout, `stop` is `None` or dropped
     (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
     system prompt `None` or dropped (`_18`, `_21`); a continued step's system prompt `None`
-    (`_71`).
+    or dropped (`_71`, `_74`), a first step's (`_76`, `_78`).
     """
     generator = OptionsRecorder(lambda messages, index: f"Step {index}.")
     config = ReasoningConfig(
