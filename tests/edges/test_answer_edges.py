@@ -6,11 +6,17 @@ Each test names the mutant of `reasoning_graph/answers.py` that survived the sui
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 
-from reasoning_graph.answers import AnswerMatcher, extract_answer, states_final_answer
+from reasoning_graph.answers import (
+    AnswerMatcher,
+    extract_answer,
+    normalize_answer,
+    states_final_answer,
+)
 
 
 def test_a_blank_answer_statement_states_nothing_and_the_last_number_counts() -> None:
@@ -101,3 +107,82 @@ def test_a_sympy_failure_while_comparing_means_not_equal(monkeypatch: pytest.Mon
     matcher = AnswerMatcher()
     assert not matcher.same("1/2", "0.5")
     assert matcher.same("1,000", "1000")  # equal as text: no math needed
+
+
+def test_the_last_of_several_framed_answers_counts() -> None:
+    """Plant: the last `\\boxed{` but the first `\\fbox{` (`x__last_boxed__mutmut_11`)."""
+    assert extract_answer("first \\fbox{1}, then \\fbox{2}") == "2"
+
+
+def test_a_spaced_fraction_as_the_last_number_loses_its_spaces() -> None:
+    """Plants: the spaces of "3 / 4" are not dropped (`x_extract_answer__mutmut_24`) or become
+    "XXXX" (`_25`)."""
+    assert extract_answer("so we keep 3 / 4 of it") == "3/4"
+
+
+def test_wrapped_and_unit_answers_equal_their_bare_value() -> None:
+    """`\\(...\\)` and `\\[...\\]` wrappers and a `\\text{}` unit do not change the value.
+
+    Plants: a one-character `\\[5\\]` is not unwrapped (`len(form) > 3 * len(closing)`,
+    `x__math_form__mutmut_9`); the cut is `form[2:+2]` (`_11`), which empties `\\(5\\)`; a
+    `\\text{...}` block becomes "XX XX" (`_27`), a word, so the answer is text only.
+    """
+    matcher = AnswerMatcher()
+    assert matcher.same("\\[5\\]", "5.0")
+    assert matcher.same("\\(5\\)", "5.0")
+    assert matcher.same("5\\text{ cm}", "5")
+
+
+def test_a_stray_closing_wrapper_is_not_unwrapped() -> None:
+    """Plant: unwrap when the answer starts with `\\(` *or* ends with `\\)`
+    (`x__math_form__mutmut_4`), which cuts "10 + 5\\)" into "+ 5"."""
+    assert not AnswerMatcher().same("10 + 5\\)", "5")
+
+
+def test_words_are_compared_as_text_not_as_products() -> None:
+    """math-verify reads "ab" as `a*b`, equal to "ba"; as words they differ.
+
+    Plant: `not form and _WORD.search(bare) or ...` (`x__math_form__mutmut_29`) lets words
+    through to math-verify.
+    """
+    assert not AnswerMatcher().same("ab", "ba")
+
+
+def test_towers_of_powers_are_math_on_the_main_thread() -> None:
+    """On the main thread math-verify has its timeout, so a tower of powers is parsed.
+
+    Plant: the text-only guard for risky forms applies when there *is* a timeout
+    (`x_ǁAnswerMatcherǁ_parse__mutmut_7`).
+    """
+    assert AnswerMatcher().same("2^{2^{2}}", "16")
+
+
+def test_plain_expressions_are_math_off_the_main_thread() -> None:
+    """Off the main thread math-verify cannot time out (it uses `signal.alarm`), so the
+    matcher parses without a timeout there; `2**3` still equals 8.
+
+    Plant: the plain-expression parse uses math-verify's default timeout
+    (`x_ǁAnswerMatcherǁ_parse_whole__mutmut_17`): it fails off the main thread.
+    """
+    same: list[bool] = []
+    worker = threading.Thread(target=lambda: same.append(AnswerMatcher().same("2**3", "8")))
+    worker.start()
+    worker.join()
+    assert same == [True]
+
+
+def test_normalising_drops_dollars_and_lowers_case() -> None:
+    """Plant: `strip("XX$XX")` also strips a capital X (`x_normalize_answer__mutmut_8`)."""
+    assert normalize_answer("$X$") == "x"
+    assert normalize_answer(" $12.0$ ") == "12"
+
+
+def test_sameness_needs_math_verify_both_ways() -> None:
+    """math-verify shows the interval `(1, \\infty)` equal to `x > 1` but not the other way
+    round; `same` is symmetric, so neither order calls them the same.
+
+    Plant: either direction is enough (`or`, `x_ǁAnswerMatcherǁsame__mutmut_12`).
+    """
+    matcher = AnswerMatcher()
+    assert not matcher.same("x > 1", "(1, \\infty)")
+    assert not matcher.same("(1, \\infty)", "x > 1")

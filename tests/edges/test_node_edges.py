@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
 
 from reasoning_graph import ReasoningConfig, asolve, create_reasoning_graph
 from reasoning_graph.errors import (
@@ -21,12 +23,13 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.nodes.budget import DEADLINE_KEY
-from reasoning_graph.nodes.select import apply_review, select_answer
+from reasoning_graph.nodes.select import apply_review, make_select_node, select_answer
 from reasoning_graph.nodes.spend import check_affordable, fit_to_budget
 from reasoning_graph.nodes.think import first_step, new_candidate
 from reasoning_graph.nodes.verify import make_verify_node
 from reasoning_graph.providers.base import ChatMessage, Completion, Generation, TokenLogprob
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
+from reasoning_graph.providers.progress import completion_ready
 from reasoning_graph.state import Candidate
 from reasoning_graph.strategies import make_plan, next_action
 from reasoning_graph.usage import zero_usage
@@ -220,13 +223,29 @@ async def test_a_generator_returning_too_few_completions_fails_its_branch_saying
         await graph.ainvoke({"question": "What is 2 + 2?"})
 
 
-async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete() -> None:
-    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`.
+class ReportsEach(FakeGenerator):
+    """Reports each completion as it finishes, as concurrent one-sample requests do, so the
+    `think` node streams its candidates before `generate` returns."""
 
-    Plant: the extra fields are dropped (`x_candidate_record__mutmut_34`).
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        generation = await super().generate(messages, **kwargs)
+        for index, completion in enumerate(generation.completions):
+            completion_ready(index, completion)
+        return generation
+
+
+@pytest.mark.parametrize("generator_type", [FakeGenerator, ReportsEach])
+async def test_a_beams_trace_entry_keeps_its_parent_and_whether_it_is_complete(
+    generator_type: type[FakeGenerator],
+) -> None:
+    """docs/architecture.md: a beam's trace entry keeps `parent_id` and `complete`, whether
+    the beam streamed as its generation ended or with the node's update.
+
+    Plants: the extra fields are dropped from the update's entry (`record(node, event)`,
+    `x_candidate_record__mutmut_14`) or from a streamed beam's (`trace(node, event)`, `_8`).
     """
     graph = create_reasoning_graph(
-        FakeGenerator(["The answer is 4."]),
+        generator_type(["The answer is 4."]),
         verifier=FakeVerifier({"4": 0.9}),
         config=ReasoningConfig(strategy="beam_search", n=2, max_steps=2),
     ).compile()
@@ -399,3 +418,253 @@ def test_a_budget_too_small_for_one_generation_says_what_one_costs(verify: bool,
     with pytest.raises(BudgetError) as caught:
         check_affordable(plan)
     assert str(caught.value) == expected
+
+
+class OptionsRecorder(FakeGenerator):
+    """A FakeGenerator that also records the options of each request (`stop` and
+    `temperature`, which `GenerateCall` does not keep)."""
+
+    def __init__(self, script: Any) -> None:
+        super().__init__(script)
+        self.options: list[dict[str, Any]] = []
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        self.options.append(kwargs)
+        return await super().generate(messages, **kwargs)
+
+
+async def test_a_revision_is_asked_like_the_first_attempt_and_traced() -> None:
+    """A chain's revision goes out with the run's system prompt, temperature and its own seed
+    (the plan's seed + its index), and the trace records the revised candidate.
+
+    Plants: the revise request drops its seed or sends `seed=None`
+    (`x_make_revise_node__mutmut_6`, `_11`), drops the temperature (`_10`), drops the system
+    prompt or passes `None` (`_14`, `_17`); the node's update misnames `events` (`_80`,
+    `_81`), so the revision is missing from the trace.
+    """
+    generator = OptionsRecorder(["The answer is 5.", "The answer is 4."])
+    config = ReasoningConfig(
+        strategy="revision", n=2, temperature=0.3, seed=11, system_prompt="Be brief."
+    )
+    graph = create_reasoning_graph(generator, config=config).compile()
+    output = await graph.ainvoke({"question": "What is 2 + 2?"})
+    first, revision = generator.calls
+    assert "ATTEMPT 1" in revision.messages[-1]["content"]
+    assert (first.seed, revision.seed) == (11, 12)
+    assert [options["temperature"] for options in generator.options] == [0.3, 0.3]
+    assert [m["content"] for m in revision.messages if m["role"] == "system"] == ["Be brief."]
+    traced = [e for e in output["events"] if e["node"] == "revise" and e["kind"] == "candidate"]
+    assert [e["data"]["id"] for e in traced] == ["c1"]
+    assert output["answer"] == "4"
+
+
+class StrayReports(FakeGenerator):
+    """Reports its completions as they finish, plus reports no `generate` should make: an
+    index past the end, a negative one, and the first completion a second time."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        generation = await super().generate(messages, **kwargs)
+        first = generation.completions[0]
+        for index in (len(generation.completions), -1, 0, 0, 1):
+            completion_ready(index, first)
+        return generation
+
+
+async def test_each_candidate_streams_once_whatever_the_generator_reports() -> None:
+    """Reports out of range are ignored and a repeated one streams nothing new.
+
+    Plants: `not in range and already streamed` (`xǁ_LiveCandidatesǁ__call____mutmut_1`)
+    streams the last candidate for index -1 and the first twice; `index <= len(ids)`
+    (`_5`) raises IndexError on the index past the end.
+    """
+    graph = create_reasoning_graph(StrayReports(["The answer is 4."]), config=ReasoningConfig(n=2))
+    streamed = [
+        chunk["id"]
+        async for chunk in graph.compile().astream(
+            {"question": "What is 2 + 2?"}, stream_mode="custom"
+        )
+        if chunk["type"] == "candidate"
+    ]
+    assert streamed == ["c0", "c1"]
+
+
+async def test_a_revision_streams_live_as_it_is_made() -> None:
+    """Plant: `candidate_record` takes a candidate as streamed already unless told otherwise
+    (`streamed=True` by default, `x_candidate_record__mutmut_1`): the revision never streams.
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 5.", "The answer is 4."]),
+        config=ReasoningConfig(strategy="revision", n=2),
+    )
+    streamed = [
+        (chunk["node"], chunk["id"])
+        async for chunk in graph.compile().astream(
+            {"question": "What is 2 + 2?"}, stream_mode="custom"
+        )
+        if chunk["type"] == "candidate"
+    ]
+    assert streamed == [("think", "c0"), ("revise", "c1")]
+
+
+async def test_a_runs_confidence_settings_reach_its_requests_and_measures() -> None:
+    """`top_logprobs=3` asks for three alternatives per token, not the default 20, and each
+    candidate's confidence is measured with the run's window and `k`.
+
+    Plants: the plan's confidence settings are not put on its think tasks
+    (`x_with_confidence__mutmut_1`), or a candidate is measured with DeepConf's defaults
+    (`x_new_candidate__mutmut_35`, `_37`).
+    """
+    generator = FakeGenerator(["The answer is 4."], logprobs=[[-0.1, -2.0, -3.0, -4.0]])
+    result = await asolve(
+        "2 + 2?", generator=generator, n=2, logprobs=True, top_logprobs=3, confidence_window=2
+    )
+    assert [call.top_logprobs for call in generator.calls] == [3]
+    measured = [c.confidence for c in result.candidates]
+    assert [(m["window"], m["top_k"]) for m in measured if m is not None] == [(2, 3), (2, 3)]
+
+
+async def test_a_run_without_logprobs_asks_for_no_alternatives() -> None:
+    """Plant: a task without logprobs asks for one alternative per token
+    (`x_top_logprobs__mutmut_4`), which a generator may compute and send for nothing."""
+    generator = FakeGenerator(["The answer is 4."])
+    await asolve("2 + 2?", generator=generator, n=2)
+    assert [(call.logprobs, call.top_logprobs) for call in generator.calls] == [(False, 0)]
+
+
+async def test_a_thread_resumed_before_a_later_controller_visit_keeps_its_config() -> None:
+    """The run's context asked for review and n=3; the thread pauses before `think` and
+    resumes with no context, so the controller's next visit sees none: the config the thread
+    started with still holds (three candidates, then the review).
+
+    Plants: the controller ignores the stored config on later visits and stores the resume's
+    empty one (`xǁPerRunNodesǁbudget__mutmut_1`): no review. The approval is traced under
+    `select` (plant: under "XXselectXX", `x_make_select_node__mutmut_67`).
+    """
+    served = create_reasoning_graph(FakeGenerator(["The answer is 4."])).compile(
+        checkpointer=InMemorySaver(), interrupt_before=["think"]
+    )
+    thread: Any = {"configurable": {"thread_id": "t"}}
+    await served.ainvoke({"question": "2 + 2?"}, thread, context={"review": True, "n": 3})
+    paused = await served.ainvoke(None, thread)
+    assert paused["__interrupt__"][0].value["type"] == "review"
+    assert len(paused["candidates"]) == 3
+    state = await served.ainvoke(Command(resume={"approve": True}), thread)
+    reviews = [(e["node"], e["data"]["decision"]) for e in state["events"] if e["kind"] == "review"]
+    assert reviews == [("select", "approve")] and state["answer"] == "4"
+
+
+class TwoCallVerifier(FakeVerifier):
+    """A verifier whose every score calls a model twice (as an ensemble of two judges)."""
+
+    @property
+    def reserve_calls(self) -> int:
+        return 2
+
+
+async def test_the_graph_reserves_a_verifiers_own_calls_and_tokens_per_score() -> None:
+    """`best_of_n`, n=4. With `max_calls=6` and a score of two calls, each generation costs
+    three calls: two fit. With `budget_tokens=30`, 4-token answers and 8 tokens reserved per
+    score, each generation reserves 12 tokens: two fit.
+
+    Plants: the graph does not pass the verifier's calls per score, so the default one call
+    counts (`x_build_nodes__mutmut_20`, `_25`): three generations; or reserves no tokens for
+    the verifier (`_26`).
+    """
+    calls = await asolve(
+        "2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=TwoCallVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="best_of_n",
+        n=4,
+        max_calls=6,
+    )
+    tokens = await asolve(
+        "2 + 2?",
+        generator=FakeGenerator(["The answer is 4."]),
+        verifier=FakeVerifier({"4": 0.9}, reserve_tokens=8),
+        strategy="best_of_n",
+        n=4,
+        max_tokens=4,
+        budget_tokens=30,
+    )
+    assert (len(calls.candidates), len(tokens.candidates)) == (2, 2)
+
+
+async def test_the_selection_is_traced_with_its_tally_and_every_note() -> None:
+    """Online stop asked of a generator that returns no logprobs: two notes (no confidence,
+    no threshold from the warm-up), joined by "; " in the `selected` trace entry, beside the
+    tally; a plain run's entry has no note.
+
+    Plants: a note key even without notes (`x_make_select_node__mutmut_89`), named "NOTE"
+    (`_91`), notes joined by "XX; XX" (`_93`); the tally `None` or dropped (`_97`, `_100`);
+    the note dropped (`_101`).
+    """
+
+    async def selected(config: ReasoningConfig) -> dict[str, Any]:
+        graph = create_reasoning_graph(FakeGenerator(["The answer is 4."]), config=config)
+        output = await graph.compile().ainvoke({"question": "2 + 2?"})
+        [entry] = [e["data"] for e in output["events"] if e["kind"] == "selected"]
+        return entry
+
+    noted = await selected(ReasoningConfig(n=4, online_stop=0.5, wave_size=2))
+    first, second = noted["note"].split("; ")
+    assert first.startswith("no token confidence") and second.startswith("online trace")
+    assert noted["tally"] == {"4": 4.0}
+    plain = await selected(ReasoningConfig(n=2))
+    assert "note" not in plain and plain["tally"] == {"4": 2.0}
+
+
+async def test_selecting_with_no_candidate_and_no_failure_says_just_that() -> None:
+    """Plants: the first failure is read when there is none (`failures or True`,
+    `x_make_select_node__mutmut_20`: IndexError), or "XXXX" is appended (`_27`)."""
+    select = make_select_node()
+    with pytest.raises(
+        NoCandidatesError, match=r"^no candidate survived \(0 branch\(es\) failed\)$"
+    ):
+        await select({"question": "2 + 2?", "candidates": {}, "failures": []})  # type: ignore[typeddict-item]
+
+
+async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
+    """`lookahead=1`: each new beam of steps 1 and 2 rolls out one greedy step (temperature
+    0), which stops at the step separator, carries its beam's seed and the run's system prompt,
+    as every step does.
+
+    Plants: in `make_think_node`'s rollout, `stop` is `None` or dropped
+    (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
+    system prompt `None` or dropped (`_18`, `_21`); a continued step's system prompt `None`
+    or dropped (`_71`, `_74`), a first step's (`_76`, `_78`).
+    """
+    generator = OptionsRecorder(lambda messages, index: f"Step {index}.")
+    config = ReasoningConfig(
+        strategy="lookahead",
+        n=2,
+        beam_width=2,
+        max_steps=3,
+        lookahead=1,
+        seed=5,
+        system_prompt="Be brief.",
+    )
+    verifier = FakeVerifier({}, default=0.5)
+    graph = create_reasoning_graph(generator, verifier=verifier, config=config).compile()
+    await graph.ainvoke({"question": "2 + 2?"})
+    greedy = [i for i, options in enumerate(generator.options) if options["temperature"] == 0.0]
+    assert [generator.options[i]["stop"] for i in greedy] == [["\n\n"]] * 4
+    assert [generator.calls[i].seed for i in greedy] == [5, 6, 7, 8]
+    assert all(call.messages[0]["content"] == "Be brief." for call in generator.calls)
+
+
+async def test_a_rollout_stops_at_the_step_that_states_the_answer() -> None:
+    """`lookahead=2`: `c0`'s rollout stops after its first greedy step, which states the
+    answer; `c1`'s runs both steps.
+
+    Plants: the rollout goes on past a stated answer (`not step and ...`,
+    `x_make_think_node__mutmut_44`) or stops after any step (`step or ...`, `_45`).
+    """
+    generator = FakeGenerator(lambda messages, i: "The answer is 4." if i == 2 else f"Step {i}.")
+    config = ReasoningConfig(strategy="lookahead", n=2, beam_width=2, max_steps=3, lookahead=2)
+    graph = create_reasoning_graph(
+        generator, verifier=FakeVerifier({}, default=0.5), config=config
+    ).compile()
+    candidates = (await graph.ainvoke({"question": "2 + 2?"}))["candidates"]
+    assert candidates["c0"]["rollout"] == "Step 0.\n\nThe answer is 4."
+    assert candidates["c1"]["rollout"] == "Step 1.\n\nStep 3.\n\nStep 4."

@@ -302,3 +302,57 @@ async def test_the_placeholder_key_of_a_keyless_server_is_not_starred() -> None:
         provider = OpenAIProvider("m", base_url=BASE, http_client=http)
         with pytest.raises(ProviderResponseError, match="key EMPTY is not accepted"):
             await provider.generate([{"role": "user", "content": "q?"}])
+
+
+def sse(text: str) -> bytes:
+    """A streamed completion of `text` as one confident token, then its usage."""
+    logprobs = {"content": [{"token": text, "logprob": -0.1, "bytes": None, "top_logprobs": []}]}
+    choice = {"index": 0, "delta": {"content": text}, "logprobs": logprobs, "finish_reason": None}
+    end = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}
+    base = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    usage = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+    events = [
+        {**base, "choices": [choice]},
+        {**base, "choices": [end]},
+        {**base, "choices": [], "usage": usage},
+    ]
+    return b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events) + b"data: [DONE]\n\n"
+
+
+async def test_a_streamed_sample_is_asked_for_with_the_calls_options() -> None:
+    """With online stop each sample is its own streamed request; it carries the messages,
+    `max_tokens`, `temperature` and `stop` of the call, a `seed` only when one is given, and
+    the completion reports its seed. Without `logprobs` asked for, the stream still asks for
+    the online stop's `top_k` alternatives.
+
+    Plants: `top_logprobs` stays the call's 0 under online stop (`xǁOpenAIProviderǁgenerate__
+    mutmut_17`); in `xǁOpenAIProviderǁ_send_stream`, `max_tokens`, `temperature` or `stop` sent as
+    null or left out (`_4`, `_14`, `_5`, `_15`, `_6`, `_16`, `_27`), the messages null
+    (`_23`), `seed: null` sent (`_31`), the completion's seed dropped (`_42`).
+    """
+    bodies: list[dict[str, object]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        headers = {"content-type": "text/event-stream"}
+        return httpx.Response(200, headers=headers, content=sse("The answer is 4."))
+
+    online = {"threshold": 1.0, "window": 2, "top_k": 2}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        provider = OpenAIProvider("m", base_url=BASE, api_key=KEY, http_client=http)
+        await provider.generate(
+            QUESTION,
+            max_tokens=9,
+            temperature=0.2,
+            stop=["\n\n"],
+            logprobs=True,
+            online_stop=online,
+        )
+        seeded = await provider.generate(QUESTION, seed=5, online_stop=online)
+    first, second = bodies
+    assert first["messages"] == QUESTION and first["stream"] is True
+    assert (first["max_tokens"], first["temperature"], first["stop"]) == (9, 0.2, ["\n\n"])
+    assert "seed" not in first and second["seed"] == 5
+    assert second["logprobs"] is True and second["top_logprobs"] == 2  # the online `top_k`
+    assert [c.seed for c in seeded.completions] == [5]
+    assert seeded.completions[0].text == "The answer is 4."

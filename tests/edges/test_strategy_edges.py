@@ -3,19 +3,24 @@
 Each test names the mutants of `reasoning_graph/strategies/` that survived the suite before
 it (`python benchmarks/mutation.py`, docs/reliability.md): the plant is that one-line change.
 Only the registry's entry points are called (`make_plan`, `plan_inputs`, `choose_plan`,
-`next_action`).
+`next_action`), or a whole run (`asolve`) where a plan depends on the question (a policy's
+prior).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from reasoning_graph import asolve
 from reasoning_graph.config import ReasoningConfig
 from reasoning_graph.policy import load_policy
+from reasoning_graph.prior import LinearModel, sigmoid
+from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate, Plan
 from reasoning_graph.strategies import choose_plan, make_plan, next_action, plan_inputs
 
@@ -378,3 +383,113 @@ def test_an_early_stop_reports_the_vote_largest_group_first() -> None:
     assert action["reason"] == (
         "vote settled early (confidence): [2, 1] with 5 sample(s) left unspent"
     )
+
+
+PRIOR = Path(__file__).parent.parent / "fixtures" / "policy_prior.json"
+# P(solvable) = sigmoid(-2 (max_digits - 2)): sigmoid(2) for "What is 1 + 1?"; its score
+# model reads the prior and the probe's agreement only.
+
+
+def with_prior(path: Path, **update: Any) -> str:
+    """The PRIOR policy with its prior's fields updated, saved to `path`."""
+    policy = load_policy(PRIOR)
+    assert policy.prior is not None
+    policy.model_copy(update={"prior": policy.prior.model_copy(update=update)}).save(path)
+    return str(path)
+
+
+async def test_a_prior_without_confidence_inputs_asks_for_no_logprobs() -> None:
+    """Plant: any score model asks for logprobs (`_LOGPROB_SIGNALS | inputs`,
+    `x_prior_plan__mutmut_19`)."""
+    generator = FakeGenerator(["The answer is 2."])
+    result = await asolve(
+        "What is 1 + 1?", generator=generator, strategy="compute_optimal", n=8, policy=str(PRIOR)
+    )
+    assert not result.plan["logprobs"]
+    assert not any(call.logprobs for call in generator.calls)
+
+
+async def test_a_prior_exactly_at_the_give_up_threshold_still_probes(tmp_path: Path) -> None:
+    """Only a prior *below* `give_up_below` gives up.
+
+    Plant: `prior > threshold` keeps probing (`x_prior_plan__mutmut_16`), so a prior equal to
+    the threshold gives up with one sample.
+    """
+    policy = with_prior(tmp_path / "p.json", give_up_below=sigmoid(2.0))
+    generator = FakeGenerator(["The answer is 2."])
+    result = await asolve(
+        "What is 1 + 1?", generator=generator, strategy="compute_optimal", n=8, policy=policy
+    )
+    assert result.difficulty.prior == sigmoid(2.0) and not result.difficulty.gave_up
+    assert generator.completions_made == 2  # the probe, then the chosen plan's one sample
+
+
+@pytest.mark.parametrize(
+    ("signal", "value", "options"),
+    [
+        (
+            "token_probability",
+            math.exp(-0.1),
+            {"generator": FakeGenerator(["The answer is 2."], logprobs=[[-0.1, -2.3]])},
+        ),
+        (
+            "verifier",
+            0.9,
+            {
+                "generator": FakeGenerator(["The answer is 2."]),
+                "verifier": FakeVerifier({"2": 0.9}),
+            },
+        ),
+    ],
+)
+async def test_the_prior_scores_the_probes_token_probability_and_verifier_score(
+    tmp_path: Path, signal: str, value: float, options: dict[str, Any]
+) -> None:
+    """A score model that reads the probe's token probability (each word's logprob -0.1) or
+    its mean verifier score (0.9) gets it: logit(prior) 2 plus (value - 0.5) / 0.5.
+
+    Plants: `policy_difficulty` passes the token probability as `None` or not at all
+    (`x_policy_difficulty__mutmut_19`, `_24`), or the verifier score (`_20`, `_25`): a
+    missing input counts as its mean, so the score would be 1 - sigmoid(2).
+    """
+    score = LinearModel(
+        inputs=["prior", signal], mean=[0.0, 0.5], scale=[1.0, 0.5], coef=[1.0, 1.0], intercept=0.0
+    )
+    policy = with_prior(tmp_path / "p.json", score=score)
+    result = await asolve(
+        "What is 1 + 1?", strategy="compute_optimal", n=8, policy=policy, **options
+    )
+    expected = 1 - sigmoid(2.0 + (value - 0.5) / 0.5)
+    assert result.difficulty.score == pytest.approx(expected)
+
+
+def test_only_a_majority_vote_stops_early_and_only_a_verifying_plan_pays_for_scores() -> None:
+    """`early_stop` applies to a vote: `best_of_n` runs in one wave whatever the config says;
+    a vote stops early in waves of 4 by default; a verifier that a plan does not use costs it
+    no calls.
+
+    Plants: `early_stop` kept for every selection (`x_base_plan__mutmut_3`); the default wave
+    is 5 (`_64`); a generation pays for a score it does not get (`_53`).
+    """
+    best = make_plan(
+        ReasoningConfig(strategy="best_of_n", early_stop="settled"),
+        verifier_reserve=8,
+        has_verifier=True,
+    )
+    assert (best["early_stop"], best["wave_size"], best["calls_per_generation"]) == ("none", 0, 2)
+    vote = make_plan(ReasoningConfig(early_stop="settled"), verifier_reserve=8, has_verifier=True)
+    assert (vote["early_stop"], vote["wave_size"]) == ("settled", 4)
+    assert not vote["verify"] and vote["calls_per_generation"] == 1
+
+
+def test_the_policy_given_to_make_plan_is_the_one_it_plans_with() -> None:
+    """A caller's loaded policy wins over the one `config.policy` names (here the packaged
+    one, whose probe draws 2): the probe draws the given policy's `probe_n` of 3.
+
+    Plant: the policy is dropped or passed as `None` (`x_make_plan__mutmut_19`, `_25`).
+    """
+    config = ReasoningConfig(strategy="compute_optimal", n=8)
+    policy = load_policy(FIXTURE).model_copy(update={"probe_n": 3})
+    packaged = make_plan(config, verifier_reserve=0, has_verifier=False)
+    given = make_plan(config, verifier_reserve=0, has_verifier=False, policy=policy)
+    assert (given["n"], packaged["n"]) == (3, 2)
