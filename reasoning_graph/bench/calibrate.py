@@ -94,10 +94,9 @@ def _probe_runs(records: Sequence[BenchRecord], probe_n: int) -> dict[str, Bench
 
 
 def _probes(
-    records: Sequence[BenchRecord], probe_n: int, matcher: AnswerMatcher
+    runs: Mapping[str, BenchRecord], probe_n: int, matcher: AnswerMatcher
 ) -> dict[str, Difficulty]:
-    """Each question's probe: the first `probe_n` samples of its largest sampling run."""
-    runs = _probe_runs(records, probe_n)
+    """Each question's probe: the first `probe_n` samples of its run (`_probe_runs`)."""
     return {example_id: _probe(run, probe_n, matcher) for example_id, run in runs.items()}
 
 
@@ -158,7 +157,7 @@ def _fit_prior(
             _, held_labels = solvable_labels(held_records, solvable_n)
         except ConfigurationError as error:
             raise ConfigurationError(f"the held-out records: {error}") from None
-        held_probes = _probes(held_records, probe_n, AnswerMatcher())
+        held_probes = _probes(_probe_runs(held_records, probe_n), probe_n, AnswerMatcher())
         held = _split(held_records, held_probes, held_labels)
     return fit_difficulty_prior(
         _split(records, probes, labels),
@@ -254,8 +253,7 @@ def fit_policy(
     """
     valid = [r for r in records if r.error is None]
     runs = _probe_runs(valid, probe_n)
-    matcher = AnswerMatcher()
-    probes = {example_id: _probe(run, probe_n, matcher) for example_id, run in runs.items()}
+    probes = _probes(runs, probe_n, AnswerMatcher())
     if not probes:
         raise ConfigurationError(
             f"no record is a sampling run with n >= probe_n={probe_n}: run `reasoning-graph "
