@@ -2,8 +2,9 @@
 
 The fixture `policy_step_searches.json` picks, at every bin, a step search by budget:
 `beam_search` (4 first steps, 3 steps: capped at n=4), `beam_search` (2, 8 steps) at n=6,
-`lookahead` at 8, `dvts` at 10, `particle_filtering` at 12, each with the policy's `n` the
-probe plus its worst case. The scripted beams never finish, so every search spends its worst
+`lookahead` (2 rollout steps, not the config's 1) at 8, `dvts` (`beam_width` 4, not the 2
+that 4 first steps default to) at 10, `particle_filtering` at 12, each with the policy's `n`
+the probe plus its worst case. The scripted beams never finish, so every search spends its worst
 case, which `fit_search` sized to the `n` the probe's 2 samples left.
 """
 
@@ -42,25 +43,41 @@ async def run(n: int, *, script: object = (NEVER_ENDS,), verifier: object = "fak
 
 
 @pytest.mark.parametrize(
-    ("n", "base", "width", "steps"),
+    ("n", "base", "width", "steps", "shape"),
     [
-        (4, "beam_search", 2, 1),  # 4 first steps do not fit in the 2 left: 2, one step
-        (6, "beam_search", 2, 2),  # 2 x 2 = 4 left after the probe
-        (8, "lookahead", 2, 2),  # 2 x (2 + 1): each step but the last has a rollout step
-        (10, "dvts", 4, 2),  # 4 x 2 = 8
-        (12, "particle_filtering", 2, 5),  # 2 x 5 = 10
+        # 4 first steps do not fit in the 2 left: 2, one step
+        (4, "beam_search", 2, 1, (1, 0, 0)),
+        (
+            6,
+            "beam_search",
+            2,
+            2,
+            (1, 0, 0),
+        ),  # beam_width: round(sqrt(2)) = 1  # 2 x 2 = 4 left after the probe
+        # 2 x (2 + 1): the first step's rollout is cut to the one step left
+        (8, "lookahead", 2, 2, (1, 2, 0)),
+        (10, "dvts", 4, 2, (4, 0, 1)),  # 4 x 2 = 8; beam_width 4: one subtree
+        (12, "particle_filtering", 2, 5, (1, 0, 0)),  # 2 x 5 = 10
     ],
 )
-async def test_a_chosen_step_search_spends_its_worst_case_within_n(n, base, width, steps):
-    """Planted bug: `_chosen_search` fitting the search into `choice.n` instead of
+async def test_a_chosen_step_search_spends_its_worst_case_within_n(n, base, width, steps, shape):
+    """Planted bugs: `_chosen_search` fitting the search into `choice.n` instead of
     `choice.n - plan["n"]` (forgetting the probe) runs 4 first steps at n=4 (6
     generations), 3 steps at n=6 (8) and 6 at n=12 (14), and fails here and in the budget
-    property's step-search examples (the lookahead and dvts sizes happen to fit either way)."""
+    property's step-search examples (the lookahead and dvts sizes happen to fit either way).
+    The policy's `beam_width` or `lookahead` left out of the plan (`is None` for `is not
+    None`, a misspelt key or the value `None`: `x__chosen_search__mutmut_12` to `_19`), or
+    the row planned from the run's config alone (`update=None`, `_32`), plan the config's
+    instead (a `beam_width` of round(sqrt(4)) = 2 for dvts, one rollout step): `shape` is
+    (beam_width, lookahead, subtrees).
+    """
     result, generator = await run(n)
 
     plan = result.plan
     assert (plan["strategy"], plan["base"], plan["phase"]) == ("compute_optimal", base, "chosen")
     assert (plan["n"], plan["search"]["max_steps"], plan["budget_n"]) == (width, steps, n)
+    search = plan["search"]
+    assert (search["beam_width"], search["lookahead"], plan["chains"]) == shape
     assert plan["search"]["first_round"] == 1 and plan["selection"] == "search"
     lookahead = plan["search"]["lookahead"]
     assert generator.completions_made == 2 + search_generations(width, steps, lookahead) == n

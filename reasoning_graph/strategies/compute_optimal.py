@@ -18,7 +18,6 @@ continuous score the policy's bins cut.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from reasoning_graph.errors import ConfigurationError
@@ -96,7 +95,7 @@ def choose_plan(
         searched = _chosen_search(plan, choice, spec, config, inputs)
         if searched is not None:
             return searched
-        choice = choice.model_copy(update={"n": plan["n"]})  # nothing left to search with
+        # Nothing left to search with: `choice.n` <= the probe's n, which the plan keeps.
     if (spec.needs_verifier and not has_verifier) or spec.policy_choice == "search":
         base = plan["base"]
         spec = strategies[base]
@@ -131,21 +130,18 @@ def _chosen_search(
             f"the policy's {choice.strategy} plan has no `beams` or `max_steps`; "
             "re-run `reasoning-graph calibrate`"
         )
-    shape: dict[str, Any] = {"strategy": choice.strategy, "max_steps": choice.max_steps}
+    shape: dict[str, Any] = {"strategy": choice.strategy}
     if choice.beam_width is not None:
         shape["beam_width"] = choice.beam_width
     if choice.lookahead is not None:
         shape["lookahead"] = choice.lookahead
-    searched_inputs = replace(inputs, selection=spec.selection_for(True))
-    draft = spec.plan(config.model_copy(update={**shape, "n": choice.beams}), searched_inputs)
-    lookahead = draft["search"]["lookahead"]  # the row's: 0 but for `lookahead`
+    row = config.model_copy(update=shape)
+    lookahead = spec.plan(row, inputs)["search"]["lookahead"]  # 0 but for `lookahead`
     size = fit_search(choice.beams, choice.max_steps, lookahead, choice.n - plan["n"])
     if size is None:
         return None
     width, steps = size
-    searched = spec.plan(
-        config.model_copy(update={**shape, "n": width, "max_steps": steps}), searched_inputs
-    )
+    searched = spec.plan(row.model_copy(update={"n": width, "max_steps": steps}), inputs)
     return {
         **plan,
         **searched,
