@@ -632,7 +632,8 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     Plants: in `make_think_node`'s rollout, `stop` is `None` or dropped
     (`x_make_think_node__mutmut_8`, `_14`), the seed `None` or dropped (`_9`, `_15`), the
     system prompt `None` or dropped (`_18`, `_21`); a continued step's system prompt `None`
-    or dropped (`_71`, `_74`), a first step's (`_76`, `_78`).
+    or dropped (`_71`, `_74`), a first step's (`_76`, `_78`); seed 0 taken for no seed
+    (`c["seed"] or 1`, `_210`): the run's seed is 0, so the first beam's is too.
     """
     generator = OptionsRecorder(lambda messages, index: f"Step {index}.")
     config = ReasoningConfig(
@@ -641,7 +642,7 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
         beam_width=2,
         max_steps=3,
         lookahead=1,
-        seed=5,
+        seed=0,
         system_prompt="Be brief.",
     )
     verifier = FakeVerifier({}, default=0.5)
@@ -649,7 +650,7 @@ async def test_a_lookahead_rollout_step_is_asked_like_a_step() -> None:
     await graph.ainvoke({"question": "2 + 2?"})
     greedy = [i for i, options in enumerate(generator.options) if options["temperature"] == 0.0]
     assert [generator.options[i]["stop"] for i in greedy] == [["\n\n"]] * 4
-    assert [generator.calls[i].seed for i in greedy] == [5, 6, 7, 8]
+    assert [generator.calls[i].seed for i in greedy] == [0, 1, 2, 3]
     assert all(call.messages[0]["content"] == "Be brief." for call in generator.calls)
 
 
@@ -668,3 +669,93 @@ async def test_a_rollout_stops_at_the_step_that_states_the_answer() -> None:
     candidates = (await graph.ainvoke({"question": "2 + 2?"}))["candidates"]
     assert candidates["c0"]["rollout"] == "Step 0.\n\nThe answer is 4."
     assert candidates["c1"]["rollout"] == "Step 1.\n\nStep 3.\n\nStep 4."
+
+
+@pytest.mark.parametrize("generator_type", [FakeGenerator, ReportsEach])
+async def test_a_grown_beam_is_traced_with_its_parent_and_streamed_once(
+    generator_type: type[FakeGenerator],
+) -> None:
+    """Beam search, n=2 and M=2: the first steps `c0`, `c1` never finish; the better one
+    (`c0`, by start order) grows `c2`, `c3` at the last step. Each beam streams once, as its
+    generation ends (`ReportsEach`) or with the node's update (`FakeGenerator`); its trace
+    entry names its parent and whether it is complete; no beam has a rollout without
+    `lookahead`.
+
+    Plants in `make_think_node`'s step path: the trace entry's `parent_id` is `None`
+    (`x_make_think_node__mutmut_231`); a beam that streamed as it ended streams again
+    (`streamed` dropped, `_234`) or the others never do (`not in`, `_239`); a beam without
+    rollout steps is "rolled out" zero steps (`rollout_steps >= 0`, `_184`), so its
+    `rollout` is its own text.
+    """
+    graph = create_reasoning_graph(
+        generator_type(lambda messages, index: f"Step {index}."),
+        verifier=FakeVerifier({}, default=0.5),
+        config=ReasoningConfig(strategy="beam_search", n=2, beam_width=2, max_steps=2),
+    ).compile()
+    streamed: list[str] = []
+    output: dict[str, Any] = {}
+    async for mode, chunk in graph.astream(
+        {"question": "2 + 2?"}, stream_mode=["custom", "values"]
+    ):
+        if mode == "values":
+            output = chunk
+        elif chunk["type"] == "candidate":
+            streamed.append(chunk["id"])
+    traced = {e["data"]["id"]: e["data"] for e in output["events"] if e["kind"] == "candidate"}
+    assert sorted(streamed) == sorted(traced) == ["c0", "c1", "c2", "c3"]
+    assert [(traced[i]["parent_id"], traced[i]["complete"]) for i in sorted(traced)] == [
+        (None, False),
+        (None, False),
+        ("c0", True),
+        ("c0", True),
+    ]
+    assert [c.get("rollout") for c in output["candidates"].values()] == [None] * 4
+
+
+async def test_a_failed_step_is_traced_as_a_failed_think_branch() -> None:
+    """A next step whose request fails after its retries is a failed `think` branch; the
+    other beam's step goes on.
+
+    Plants: the step path's failure is traced under "XXthinkXX" or "THINK"
+    (`x_make_think_node__mutmut_171`, `_172`).
+    """
+    generator = FailingSeeds(lambda messages, index: f"Step {index}.", failing={3})
+    config = ReasoningConfig(
+        strategy="beam_search", n=2, beam_width=2, max_steps=2, seed=0, share_prompt=False
+    )
+    graph = create_reasoning_graph(
+        generator, verifier=FakeVerifier({}, default=0.5), config=config
+    ).compile()
+    output = await graph.ainvoke({"question": "2 + 2?"})
+    events = output["events"]
+    failed = [
+        (e["node"], e["data"]["candidate_ids"]) for e in events if e["kind"] == "branch_failed"
+    ]
+    assert failed == [("think", ["c3"])]
+    assert sorted(output["candidates"]) == ["c0", "c1", "c2"]
+
+
+async def test_a_step_candidates_confidence_is_measured_with_the_runs_settings() -> None:
+    """Each beam's confidence is measured with the run's window and `k`, as a sample's is
+    (each step has 6 words, more than the window of 2, so the window measured is the run's).
+
+    Plants: the step path measures with DeepConf's defaults (`confidence=None` or dropped,
+    `x_make_think_node__mutmut_119`, `_127`).
+    """
+    generator = FakeGenerator(
+        ["First we add the two numbers."], logprobs=[[-0.1, -2.0, -3.0, -4.0]]
+    )
+    result = await asolve(
+        "2 + 2?",
+        generator=generator,
+        verifier=FakeVerifier({}, default=0.5),
+        strategy="beam_search",
+        n=2,
+        max_steps=2,
+        logprobs=True,
+        top_logprobs=3,
+        confidence_window=2,
+    )
+    measured = [c.confidence for c in result.candidates]
+    assert len(measured) == 4
+    assert [(m["window"], m["top_k"]) for m in measured if m is not None] == [(2, 3)] * 4

@@ -14,9 +14,15 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from reasoning_graph.errors import ConfigurationError, ProviderResponseError
+from reasoning_graph.errors import (
+    ConfigurationError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+)
 from reasoning_graph.providers.base import ChatMessage
 from reasoning_graph.providers.openai import OpenAIProvider
+from reasoning_graph.testing import OpenAIStubServer
+from reasoning_graph.testing.openai_server import Faults
 
 BASE = "http://llm.test/v1"
 KEY = "sk-test-0123456789"
@@ -356,3 +362,24 @@ async def test_a_streamed_sample_is_asked_for_with_the_calls_options() -> None:
     assert second["logprobs"] is True and second["top_logprobs"] == 2  # the online `top_k`
     assert [c.seed for c in seeded.completions] == [5]
     assert seeded.completions[0].text == "The answer is 4."
+
+
+async def test_a_request_that_hangs_past_timeout_s_is_given_up() -> None:
+    """`timeout_s` is how long one request may take: a server that holds the request for
+    30 s is given up on after 0.5 s (one attempt), with the error saying what to raise.
+
+    Plants: the client is built with `timeout=None` or without it (openai's own default of
+    10 minutes; `xǁOpenAIProviderǁ__init____mutmut_47`, `_52`): the request waits out the
+    server's hang and gets its answer.
+    """
+    faults = Faults(rate=1.0, kinds=["timeout"], hang_s=30.0)
+    with OpenAIStubServer(reply="The answer is 4.", faults=faults) as server:
+        provider = OpenAIProvider(
+            "m", base_url=server.base_url, api_key=KEY, timeout_s=0.5, max_attempts=1
+        )
+        try:
+            with pytest.raises(ProviderUnavailableError, match=r"APITimeoutError.*timeout_s"):
+                await provider.generate([{"role": "user", "content": "2 + 2?"}])
+        finally:
+            await provider.aclose()
+        assert server.injected == {"timeout": 1} and server.responses == []

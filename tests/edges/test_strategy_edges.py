@@ -18,13 +18,16 @@ import pytest
 
 from reasoning_graph import asolve
 from reasoning_graph.config import ReasoningConfig
-from reasoning_graph.policy import load_policy
+from reasoning_graph.errors import ConfigurationError
+from reasoning_graph.policy import PlanChoice, load_policy
 from reasoning_graph.prior import LinearModel, sigmoid
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate, Plan
 from reasoning_graph.strategies import choose_plan, make_plan, next_action, plan_inputs
+from reasoning_graph.strategies.step_search import fit_search
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "policy_all_plans.json"
+STEP_FIXTURE = FIXTURE.with_name("policy_step_searches.json")  # every bin: a step search
 # The fixture's bins: 1 self_consistency, 2 weighted_vote, 3 parallel_revision,
 # 4 self_consistency, 5 best_of_n; probe_n 2, early_stop "confidence", wave_size 2.
 
@@ -493,3 +496,49 @@ def test_the_policy_given_to_make_plan_is_the_one_it_plans_with() -> None:
     packaged = make_plan(config, verifier_reserve=0, has_verifier=False)
     given = make_plan(config, verifier_reserve=0, has_verifier=False, policy=policy)
     assert (given["n"], packaged["n"]) == (3, 2)
+
+
+def test_a_verifier_scores_calls_reach_the_plan_make_plan_makes() -> None:
+    """A verifier whose score calls a model twice (an ensemble of two judges) makes each
+    generation of a verifying plan cost three calls.
+
+    Plants: `make_plan` drops `verifier_calls` or passes `None` (`x_make_plan__mutmut_8`,
+    `_14`), so a score is taken to cost the default one call.
+    """
+    plan = make_plan(
+        ReasoningConfig(strategy="best_of_n", n=4),
+        verifier_reserve=8,
+        has_verifier=True,
+        verifier_calls=2,
+    )
+    assert plan["calls_per_generation"] == 3
+
+
+def test_a_search_choice_without_its_shape_says_to_recalibrate() -> None:
+    """`PlanChoice` refuses a step search without `beams` or `max_steps`; a choice built
+    past its validation (`model_construct`) still fails with what to do, not a TypeError.
+
+    Plants: the message is `None` or its advice changed (`x__chosen_search__mutmut_4`,
+    `_5`, `_6`).
+    """
+    policy = load_policy(STEP_FIXTURE)
+    shapeless = PlanChoice.model_construct(strategy="beam_search", n=6)
+    plans = {bin_: {n: shapeless for n in row} for bin_, row in policy.plans.items()}
+    policy = policy.model_copy(update={"plans": plans})
+    config = ReasoningConfig(strategy="compute_optimal", n=6, policy=str(STEP_FIXTURE))
+    inputs = plan_inputs(config, verifier_reserve=16, has_verifier=True, policy=policy)
+    probe = make_plan(config, verifier_reserve=16, has_verifier=True, policy=policy)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^the policy's beam_search plan has no `beams` or `max_steps`; "
+        r"re-run `reasoning-graph calibrate`$",
+    ):
+        choose_plan(probe, policy, 1, config=config, inputs=inputs)
+
+
+def test_one_generation_left_fits_one_first_step() -> None:
+    """Plants: one generation taken for none (`generations <= 1` or `< 2`,
+    `x_fit_search__mutmut_1`, `_2`): a policy's search after a probe that left one
+    generation would fall back to sampling."""
+    assert fit_search(4, 3, 1, 1) == (1, 1)
+    assert fit_search(1, 5, 2, 1) == (1, 1)
