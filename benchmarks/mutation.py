@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -137,10 +138,16 @@ def mutmut_command() -> str | None:
 
 
 def run_mutmut(mutmut: str, max_children: int, names: list[str]) -> float:
-    """`mutmut run` from the repository root; the wall time it took."""
+    """`mutmut run` from the repository root; the wall time it took.
+
+    This Python's scripts come first on PATH: mutmut runs `mypy` by name (the type check in
+    `[tool.mutmut]`), and a virtual environment that is not activated is not on PATH.
+    """
     command = [mutmut, "run", "--max-children", str(max_children), *names]
+    scripts = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")])}
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True)
+    subprocess.run(command, cwd=ROOT, check=True, env=env)
     return time.perf_counter() - started
 
 
