@@ -145,9 +145,12 @@ def _math_form(answer: str) -> str | None:
 
     Strips `$`/`\\(`/`\\[` wrappers, reads "number words" as the number (a unit), and
     refuses answers with other words, or with numbers side by side, which math-verify
-    would read as a product or a sum.
+    would read as a product or a sum, and answers longer than `extract_answer` returns
+    (math-verify can spend seconds on those, e.g. 500 braces, and its timeout is an alarm).
     """
     form = answer.strip().strip(_TRAILING)
+    if len(form) > _MAX_ANSWER_CHARS:
+        return None
     for opening, closing in _WRAPPERS:
         if form.startswith(opening) and form.endswith(closing) and len(form) > 2 * len(closing):
             form = form[len(opening) : -len(closing)].strip()

@@ -325,3 +325,25 @@ def test_math_datasets_grade_with_the_same_whole_answer_equivalence() -> None:
     assert dataset.grade(example, "4/2")
     assert not dataset.grade(example, "2x + 2")
     assert not dataset.grade(example, "-2")
+
+
+def test_an_answer_longer_than_any_extracted_one_is_compared_as_text(monkeypatch) -> None:
+    """math-verify spent 3 to 5 s on `"{" * 500` (the case above) on a loaded 2-core machine,
+    and its 5 s `signal.alarm` then once fired inside a garbage-collector callback, where the
+    timeout is lost (an unraisable-exception warning, the flaky failure seen in issue 13).
+    An answer longer than `extract_answer` ever returns (200 characters) is not math anyone
+    grades: it is compared as text and never parsed.
+
+    Plant: no length limit in `_math_form` (math-verify parses the 500 braces again)."""
+    parsed: list[str] = []
+
+    def recording(self: AnswerMatcher, form: str) -> list[object]:
+        parsed.append(form)
+        return []
+
+    monkeypatch.setattr(AnswerMatcher, "_parse_whole", recording)
+    matcher = AnswerMatcher()
+    assert not matcher.same("{" * 500, "}" * 500)
+    assert matcher.same("9" * 3_000, "9" * 3_000)
+    assert not matcher.same("1" * 201, "1" * 200)
+    assert parsed == ["1" * 200]
