@@ -23,6 +23,7 @@ from reasoning_graph.errors import (
     ProviderUnavailableError,
 )
 from reasoning_graph.nodes.budget import DEADLINE_KEY
+from reasoning_graph.nodes.per_run import PerRunNodes
 from reasoning_graph.nodes.select import apply_review, make_select_node, select_answer
 from reasoning_graph.nodes.spend import check_affordable, fit_to_budget
 from reasoning_graph.nodes.think import first_step, new_candidate
@@ -759,3 +760,88 @@ async def test_a_step_candidates_confidence_is_measured_with_the_runs_settings()
     measured = [c.confidence for c in result.candidates]
     assert len(measured) == 4
     assert [(m["window"], m["top_k"]) for m in measured if m is not None] == [(2, 3)] * 4
+
+
+async def test_a_step_searchs_generations_are_counted_as_think_usage() -> None:
+    """The step path reports its usage under `think`, as the sampling path does.
+
+    Plant: the step path's usage is filed under "XXthinkXX" or "THINK"
+    (`x_make_think_node__mutmut_253`, `_254`), a node no breakdown knows.
+    """
+    result = await asolve(
+        "2 + 2?",
+        generator=FakeGenerator(lambda messages, index: f"Step {index}."),
+        verifier=FakeVerifier({}, default=0.5),
+        strategy="beam_search",
+        n=2,
+        max_steps=2,
+    )
+    assert set(result.usage.by_node) == {"think", "verify"}
+    spent = sum(c.completion_tokens for c in result.candidates)
+    assert result.usage.by_node["think"]["completion_tokens"] == spent == 8  # 4 beams, 2 words
+
+
+async def test_a_sample_is_asked_with_the_runs_system_prompt() -> None:
+    """Plant: the sampling path's request drops the run's system prompt or passes `None`
+    (`x_make_think_node__mutmut_313`, `_315`), so the library's own prompt goes out."""
+    generator = FakeGenerator(["The answer is 4."])
+    await asolve("2 + 2?", generator=generator, n=2, system_prompt="Be brief.")
+    assert [call.messages[0] for call in generator.calls] == [
+        {"role": "system", "content": "Be brief."}
+    ]
+
+
+class FailsOnFive(FakeVerifier):
+    """A verifier whose model is down for every solution that says 5."""
+
+    async def score(self, question: str, solution: str) -> Verdict:
+        if "5" in solution:
+            raise ProviderUnavailableError("the judge is down (503)")
+        return await super().score(question, solution)
+
+
+async def test_every_failed_score_is_kept_and_each_score_is_traced_under_verify() -> None:
+    """Two of three scores fail: both failures are kept and traced, the third candidate is
+    scored, traced under `verify`, and wins.
+
+    Plants: a later failed score replaces the earlier ones in the update (`=` for `+=`:
+    `x_make_verify_node__mutmut_82` for failures, `_88` for their trace entries); a score's
+    trace entry is filed under "XXverifyXX" or "VERIFY" (`_140`, `_141`).
+    """
+    graph = create_reasoning_graph(
+        FakeGenerator(["The answer is 5.", "The answer is 5.", "The answer is 4."]),
+        verifier=FailsOnFive({"4": 0.9}),
+        config=ReasoningConfig(strategy="best_of_n", n=3),
+    ).compile()
+    output = await graph.ainvoke({"question": "2 + 2?"})
+    assert [(f["node"], f["candidate_ids"]) for f in output["failures"]] == [
+        ("verify", ["c0"]),
+        ("verify", ["c1"]),
+    ]
+    events = output["events"]
+    failed = [e["data"]["candidate_ids"] for e in events if e["kind"] == "branch_failed"]
+    assert failed == [["c0"], ["c1"]]
+    assert [(e["node"], e["data"]["id"]) for e in events if e["kind"] == "scored"] == [
+        ("verify", "c2")
+    ]
+    assert output["answer"] == "4"
+
+
+def test_a_runs_nodes_are_built_once_per_context_and_the_newest_are_kept() -> None:
+    """The nodes of a run's context are cached (least recently used out first, 2 kept
+    here): the same overrides in another key order, or again after another context, get the
+    nodes already built.
+
+    Plants: the cache key depends on the key order (`sort_keys` dropped or False,
+    `xǁPerRunNodesǁnodes__mutmut_5`, `_6`); the cache is never read (`_7`); it keeps one
+    fewer than its size (`>=`, `_27`) or drops the newest instead of the oldest
+    (`popitem(last=True)`, `_29`).
+    """
+    per_run = PerRunNodes(
+        FakeGenerator(["4"]), verifier=None, config=ReasoningConfig(), cache_size=2
+    )
+    first = per_run.nodes({"n": 3, "seed": 1})
+    assert per_run.nodes({"seed": 1, "n": 3}) is first
+    second = per_run.nodes({"n": 4})
+    assert per_run.nodes({"n": 4}) is second
+    assert per_run.nodes({"n": 3, "seed": 1}) is first
