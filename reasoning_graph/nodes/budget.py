@@ -248,17 +248,15 @@ def make_budget_node(
     """
     settings = config
     policy = load_policy(settings.policy) if strategy_spec(settings.strategy).uses_policy else None
-    if verifier_calls is None:
-        verifier_calls = 1 if verifier_reserve > 0 else 0
-    score_calls = verifier_calls if has_verifier else 0
     inputs = plan_inputs(
         settings,
         verifier_reserve=verifier_reserve,
         has_verifier=has_verifier,
         policy=policy,
         step_verify=step_verify,
-        verifier_calls=score_calls,
+        verifier_calls=verifier_calls,
     )
+    score_calls = inputs.verifier_calls  # 0 without a verifier
 
     def first_plan(question: str) -> Plan:
         plan = strategy_spec(settings.strategy).plan(settings, inputs)
