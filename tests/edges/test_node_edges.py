@@ -6,6 +6,7 @@ Each test names the mutants of `reasoning_graph/nodes/` that survived the suite 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -312,6 +313,27 @@ async def test_a_deadline_given_in_the_run_config_is_obeyed() -> None:
     )
     with pytest.raises(DeadlineExceededError, match=expected):
         await graph.ainvoke({"question": "What is 2 + 2?"}, past)
+
+
+class SlowlyFailing(FakeGenerator):
+    """Every request fails after its retries, 0.3 s after it was sent."""
+
+    async def generate(self, messages: Sequence[ChatMessage], **kwargs: Any) -> Generation:
+        await asyncio.sleep(0.3)
+        raise ProviderUnavailableError("the test server is down (503)")
+
+
+async def test_a_deadline_passed_with_every_branch_failed_names_deadline_s() -> None:
+    """The first wave's one sample fails after the deadline (0.1 s) has passed: the
+    controller, about to launch the next wave, stops with no candidate, naming the graph's
+    `deadline_s`.
+
+    Plant: the message is given `deadline_s=None` (`x_make_budget_node__mutmut_115`).
+    """
+    config = ReasoningConfig(n=2, early_stop="settled", wave_size=1, deadline_s=0.1)
+    graph = create_reasoning_graph(SlowlyFailing(["4"]), config=config).compile()
+    with pytest.raises(DeadlineExceededError, match=r"^the deadline \(deadline_s=0\.1\) passed"):
+        await graph.ainvoke({"question": "What is 2 + 2?"})
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,14 @@ from reasoning_graph.policy import PlanChoice, load_policy
 from reasoning_graph.prior import LinearModel, sigmoid
 from reasoning_graph.providers.fake import FakeGenerator, FakeVerifier
 from reasoning_graph.state import Candidate, Plan
-from reasoning_graph.strategies import choose_plan, make_plan, next_action, plan_inputs
+from reasoning_graph.strategies import (
+    REGISTRY,
+    choose_plan,
+    make_plan,
+    next_action,
+    plan_inputs,
+    strategy_spec,
+)
 from reasoning_graph.strategies.step_search import fit_search
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "policy_all_plans.json"
@@ -542,3 +549,25 @@ def test_one_generation_left_fits_one_first_step() -> None:
     generation would fall back to sampling."""
     assert fit_search(4, 3, 1, 1) == (1, 1)
     assert fit_search(1, 5, 2, 1) == (1, 1)
+
+
+def test_an_unknown_strategy_lists_the_known_ones() -> None:
+    """`strategy_spec` is the registry's lookup for callers past `ReasoningConfig`'s check.
+
+    Plant: the known names joined by "XX, XX" (`x_strategy_spec__mutmut_6`).
+    """
+    with pytest.raises(ConfigurationError) as caught:
+        strategy_spec("nope")
+    assert str(caught.value) == (f"unknown strategy 'nope'; choose one of: {', '.join(REGISTRY)}")
+    assert "self_consistency, " in str(caught.value)
+
+
+def test_plan_inputs_take_a_verifier_to_score_whole_texts_unless_told() -> None:
+    """A verifier scores a beam's whole text unless the caller says it scores steps.
+
+    Plant: `step_verify` defaults to True (`x_plan_inputs__mutmut_1`).
+    """
+    inputs = plan_inputs(
+        ReasoningConfig(strategy="beam_search"), verifier_reserve=8, has_verifier=True
+    )
+    assert not inputs.step_verify
