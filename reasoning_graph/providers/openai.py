@@ -12,10 +12,11 @@ replies and streams already lives in `openai_response.py` and `openai_stream.py`
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
@@ -40,6 +41,20 @@ __all__ = ["OpenAIProvider"]
 
 _OPENAI_BASE_URL = "https://api.openai.com/v1"
 _NO_KEY = "EMPTY"  # what vLLM's docs pass to a local server that checks no key
+# Request fields the provider sets itself: `extra_body` may not set them.
+_OWN_FIELDS = (
+    "model",
+    "messages",
+    "n",
+    "max_tokens",
+    "temperature",
+    "stop",
+    "seed",
+    "logprobs",
+    "top_logprobs",
+    "stream",
+    "stream_options",
+)
 
 
 class OpenAIProvider:
@@ -98,6 +113,7 @@ class OpenAIProvider:
         use_n: bool = True,
         retry_backoff_s: float = 0.5,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         """Configure the provider; no request is made until `generate`.
 
@@ -120,9 +136,16 @@ class OpenAIProvider:
                 never above 8 s. `0` retries at once.
             sleep: Coroutine function that waits between attempts. Defaults to
                 `asyncio.sleep`; tests pass a recorder.
+            extra_body: More JSON fields for every request, for a server's own sampling
+                options: `{"repeat_penalty": 1.0}` for llama.cpp's server (whose default
+                1.1 differs from the embedded provider's 1.0), `{"top_k": 20, "min_p":
+                0.05}` for vLLM or SGLang. It may not set a field the provider sets itself
+                (`n`, `seed`, `max_tokens`, ...: pass those to `generate`). A cache
+                (`CachingGenerator`) does not see these fields: record one cache per set.
 
         Raises:
-            ConfigurationError: An option is out of range, or no API key is set for OpenAI.
+            ConfigurationError: An option is out of range, `extra_body` sets a field the
+                provider sets or is not JSON, or no API key is set for OpenAI.
         """
         base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         if api_key is None:
@@ -137,6 +160,7 @@ class OpenAIProvider:
                     "base_url=... for a local OpenAI-compatible server that needs no key."
                 )
             secret = SecretStr(_NO_KEY)
+        self._extra_body = _checked_extra_body(extra_body)
         self._model = model
         self._base_url = base_url
         self._use_n = use_n
@@ -200,9 +224,10 @@ class OpenAIProvider:
         return self._http.retries
 
     def __repr__(self) -> str:
+        extra = f", extra_body={self._extra_body!r}" if self._extra_body else ""
         return self._http.redact(
             f"OpenAIProvider(model={self._model!r}, base_url={self.base_url!r}, "
-            f"max_concurrency={self._http.limits.max_concurrency}, use_n={self._use_n})"
+            f"max_concurrency={self._http.limits.max_concurrency}, use_n={self._use_n}{extra})"
         )
 
     async def generate(
@@ -316,6 +341,7 @@ class OpenAIProvider:
                 top_logprobs=request.top_logprobs
                 if request.logprobs and request.top_logprobs
                 else openai.omit,
+                extra_body=self._extra_body,
             )
             return read_chat_completion(response, max_tokens=request.max_tokens, n=n, seed=seed)
 
@@ -338,6 +364,7 @@ class OpenAIProvider:
                 top_logprobs=request.top_logprobs or openai.omit,
                 stream=True,
                 stream_options={"include_usage": True},
+                extra_body=self._extra_body,
             )
             return await read_chat_stream(
                 stream,
@@ -361,3 +388,20 @@ class _Request:
     logprobs: bool
     top_logprobs: int
     online_stop: OnlineStopSettings | None = None
+
+
+def _checked_extra_body(extra_body: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """`extra_body` as a dict, or `None` when empty; refuses what would clash or not send."""
+    if not extra_body:
+        return None
+    clashing = [key for key in extra_body if key in _OWN_FIELDS]
+    if clashing:
+        raise ConfigurationError(
+            f"extra_body sets {', '.join(map(repr, clashing))}, which the provider sets itself; "
+            "pass n, seed, max_tokens, temperature, stop and logprobs to generate() instead."
+        )
+    try:
+        json.dumps(extra_body)
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"extra_body is not JSON: {error}") from None
+    return dict(extra_body)

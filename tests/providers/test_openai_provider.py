@@ -703,3 +703,49 @@ async def test_a_stream_without_usage_counts_the_tokens_it_streamed(router, make
         "llm_calls": 1,
         "requests": 1,
     }
+
+
+# -- extra request fields -------------------------------------------------------------------
+
+
+async def test_extra_body_reaches_every_request_plain_and_streamed(router, make) -> None:
+    """A server's own sampling fields (llama.cpp's `repeat_penalty`, vLLM's `top_k` and
+    `min_p`) go in every request's JSON body, next to the ones the provider sets."""
+    route = router.post("/chat/completions")
+    route.side_effect = [
+        httpx.Response(200, json=body(["4", "4"])),
+        httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            stream=ChunkStream(streamed(WORDS, SURE)),
+        ),
+    ]
+    extra = {"repeat_penalty": 1.0, "top_k": 40, "min_p": 0.05}
+    provider = make(extra_body=extra)
+
+    await provider.generate(QUESTION, n=2, seed=3)
+    await provider.generate(QUESTION, logprobs=True, top_logprobs=2, online_stop=ONLINE)
+
+    plain, stream = sent(route)
+    assert {key: plain[key] for key in extra} == extra and plain["n"] == 2 and plain["seed"] == 3
+    assert {key: stream[key] for key in extra} == extra and stream["stream"] is True
+    assert "repeat_penalty" in repr(provider)
+
+
+async def test_without_extra_body_the_request_has_only_the_providers_fields(router, make) -> None:
+    route = router.post("/chat/completions").respond(json=body(["4"]))
+    await make().generate(QUESTION, seed=1)
+    assert set(sent(route)[0]) == {"model", "messages", "max_tokens", "temperature", "seed"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"n": 4}, r"extra_body sets 'n', which the provider sets itself.*generate\(\)"),
+        ({"seed": 1, "stream": True}, r"extra_body sets 'seed', 'stream'"),
+        ({"penalty": {1, 2}}, r"extra_body is not JSON: .*set"),
+    ],
+)
+def test_extra_body_that_would_clash_or_cannot_be_sent_is_refused(extra, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        OpenAIProvider("m", base_url=BASE, extra_body=extra)
