@@ -734,14 +734,20 @@ async def test_extra_body_reaches_every_request_plain_and_streamed(router, make)
 
 async def test_without_extra_body_the_request_has_only_the_providers_fields(router, make) -> None:
     route = router.post("/chat/completions").respond(json=body(["4"]))
-    await make().generate(QUESTION, seed=1)
+    provider = make()
+    await provider.generate(QUESTION, seed=1)
     assert set(sent(route)[0]) == {"model", "messages", "max_tokens", "temperature", "seed"}
+    assert repr(provider).endswith("use_n=True)")
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"n": 4}, r"extra_body sets 'n', which the provider sets itself.*generate\(\)"),
+        (
+            {"n": 4},
+            r"^extra_body sets 'n', which the provider sets itself; pass n, seed, max_tokens, "
+            r"temperature, stop and logprobs to generate\(\) instead\.$",
+        ),
         ({"seed": 1, "stream": True}, r"extra_body sets 'seed', 'stream'"),
         ({"penalty": {1, 2}}, r"extra_body is not JSON: .*set"),
     ],
