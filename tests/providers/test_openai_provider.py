@@ -734,10 +734,17 @@ async def test_extra_body_reaches_every_request_plain_and_streamed(router, make)
 
 async def test_without_extra_body_the_request_has_only_the_providers_fields(router, make) -> None:
     route = router.post("/chat/completions").respond(json=body(["4"]))
-    provider = make()
-    await provider.generate(QUESTION, seed=1)
+    await make().generate(QUESTION, seed=1)
     assert set(sent(route)[0]) == {"model", "messages", "max_tokens", "temperature", "seed"}
-    assert repr(provider).endswith("use_n=True)")
+
+
+def test_the_repr_shows_extra_body_only_when_set() -> None:
+    plain = OpenAIProvider("m", base_url=BASE)
+    assert repr(plain) == (
+        f"OpenAIProvider(model='m', base_url='{BASE}', max_concurrency=16, use_n=True)"
+    )
+    extra = OpenAIProvider("m", base_url=BASE, extra_body={"top_k": 20})
+    assert repr(extra).endswith("use_n=True, extra_body={'top_k': 20})")
 
 
 @pytest.mark.parametrize(
