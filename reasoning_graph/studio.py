@@ -41,7 +41,9 @@ CONFIG = ReasoningConfig(n=4, max_tokens=256)
 """The served graph's config: what a run's context does not set."""
 
 generator = make_generator(
-    **{option: os.environ.get(name) for option, name in UPSTREAM_ENV.items()}
+    os.environ.get(UPSTREAM_ENV["provider"]),
+    model=os.environ.get(UPSTREAM_ENV["model"]),
+    base_url=os.environ.get(UPSTREAM_ENV["base_url"]),
 )
 """The model; the embedded one loads its weights on the first generation, not here."""
 

@@ -47,6 +47,22 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
         (["solve", "2+2?", "--provider", "openai"], "needs a model name"),
         (["solve", "2+2?", "--model", "/no/such/model.gguf"], "/no/such/model.gguf"),
         (["solve", "2+2?", "--provider", "llamacpp", "--base-url", "http://x/v1"], "--base-url"),
+        (["solve", "2+2?", "--extra-body", "{"], "--extra-body: not JSON"),
+        (["solve", "2+2?", "--extra-body", "[1]"], "expected a JSON object"),
+        (["solve", "2+2?", "--extra-body", '{"top_k": 20}'], "--extra-body is for --provider"),
+        (
+            [
+                "solve",
+                "2+2?",
+                "--model",
+                "m",
+                "--base-url",
+                "http://x/v1",
+                "--extra-body",
+                '{"n": 2}',
+            ],
+            "extra_body sets 'n', which the provider sets itself",
+        ),
         ([], "required"),
     ],
 )
@@ -313,3 +329,14 @@ def test_a_resumed_run_says_which_options_it_did_not_apply(tmp_path, capsys):
         "reasoning-graph: note: thread 'q1' continues with the settings it started with; "
         "not applied: --n 8 (the run keeps 4), --temperature 0.2 (the run keeps 0.7)"
     )
+
+
+def test_extra_body_reaches_every_request_to_the_server(capsys) -> None:
+    """`--extra-body` puts a server's own sampling fields in each request (here llama.cpp's
+    `repeat_penalty`, whose server default differs from the embedded model's)."""
+    with OpenAIStubServer(scripted_reply) as server:
+        argv = ["solve", QUESTION, "--model", "m", "--base-url", server.base_url, "--n", "2"]
+        code, _, err = run_cli([*argv, "--extra-body", '{"repeat_penalty": 1.0}', "--json"], capsys)
+        requests = server.requests
+    assert code == 0, err
+    assert requests and all(r["repeat_penalty"] == 1.0 for r in requests)

@@ -42,6 +42,7 @@ def bench_command(
     provider: str | None = None,
     model: str | None = None,
     base_url: str | None = None,
+    extra_body: dict[str, Any] | None = None,
     cache: Path | None = None,
     replay: Path | None = None,
     concurrency: int = 4,
@@ -76,15 +77,16 @@ def bench_command(
         load_policy(config.policy)  # a bad file is one line now, not one error per question
     dataset = load_dataset(data, limit=limit, offset=offset)
     if replay is not None:
-        if provider is not None or base_url is not None:
+        if provider is not None or base_url is not None or extra_body is not None:
             raise ConfigurationError(
-                "--replay serves recorded samples and calls no model: drop --provider and "
-                "--base-url (--model picks the recorded model when the cache holds several)"
+                "--replay serves recorded samples and calls no model: drop --provider, "
+                "--base-url and --extra-body (--model picks the recorded model when the cache "
+                "holds several)"
             )
         inner: Generator | None = None
         generator: Generator = CachingGenerator(None, replay, mode="replay", model_name=model)
     else:
-        inner = make_generator(provider, model=model, base_url=base_url)
+        inner = make_generator(provider, model=model, base_url=base_url, extra_body=extra_body)
         generator = CachingGenerator(inner, cache) if cache is not None else inner
 
     try:

@@ -73,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
             provider=args.provider,
             model=args.model,
             base_url=args.base_url,
+            extra_body=args.extra_body,
             cache=args.cache,
             replay=args.replay,
             concurrency=args.concurrency,

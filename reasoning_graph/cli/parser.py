@@ -9,6 +9,7 @@ the bench's lists and files. Building the parser imports nothing heavy, so `--he
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +148,28 @@ def add_provider_options(command: argparse.ArgumentParser) -> None:
         help="OpenAI-compatible server, e.g. http://localhost:8000/v1 "
         "(default: OpenAI's own API for --provider openai)",
     )
+    command.add_argument(
+        "--extra-body",
+        type=_json_object,
+        default=None,
+        metavar="JSON",
+        help="more JSON fields in every request to that server, its own sampling options, "
+        """e.g. '{"repeat_penalty": 1.0}' (llama.cpp) or '{"top_k": 20}' (vLLM) """
+        "(default: none)",
+    )
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """An argparse type for a JSON object: `'{"top_k": 20}'` -> `{"top_k": 20}`."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"expected a JSON object such as '{{\"top_k\": 20}}', got {text!r}"
+        )
+    return value
 
 
 def _listed(item: Callable[[str], Any], what: str) -> Callable[[str], list[Any]]:

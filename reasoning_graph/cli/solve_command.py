@@ -49,7 +49,9 @@ def solve_command(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             "--checkpoint and --thread-id go together: pass both to save (and resume) a run"
         )
-    generator = make_generator(args.provider, model=args.model, base_url=args.base_url)
+    generator = make_generator(
+        args.provider, model=args.model, base_url=args.base_url, extra_body=args.extra_body
+    )
     _log.debug("model %s, %s", generator.model_name, config.model_dump(exclude_defaults=True))
     show_progress = not (args.json or args.quiet)
     with LiveView(Console(stderr=True)) if show_progress else nullcontext() as view:

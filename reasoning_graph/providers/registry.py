@@ -1,8 +1,10 @@
-"""Build a generator from plain options (`--provider`, `--model`, `--base-url`)."""
+"""Build a generator from plain options (`--provider`, `--model`, `--base-url`,
+`--extra-body`)."""
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
 
 from reasoning_graph.errors import ConfigurationError
 from reasoning_graph.providers.base import Generator
@@ -22,6 +24,7 @@ def make_generator(
     model: str | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
+    extra_body: Mapping[str, Any] | None = None,
 ) -> Generator:
     """Return the generator these options describe.
 
@@ -33,6 +36,8 @@ def make_generator(
         base_url: The OpenAI-compatible server, e.g. `http://localhost:8000/v1`; `None`
             means OpenAI itself.
         api_key: The key; `None` falls back to the `OPENAI_API_KEY` environment variable.
+        extra_body: More JSON fields in every request (`openai` only: the server's own
+            sampling options, e.g. `{"repeat_penalty": 1.0}`; see `OpenAIProvider`).
 
     Raises:
         ConfigurationError: An unknown provider, or options that do not fit it.
@@ -49,6 +54,11 @@ def make_generator(
             raise ConfigurationError(
                 "--base-url is for --provider openai; the llamacpp provider runs a local file"
             )
+        if extra_body:
+            raise ConfigurationError(
+                "--extra-body is for --provider openai (fields of an HTTP request); the "
+                "llamacpp provider runs a local file"
+            )
         from reasoning_graph.providers.llama_cpp import LlamaCppProvider
 
         return LlamaCppProvider(model)
@@ -60,7 +70,7 @@ def make_generator(
             )
         from reasoning_graph.providers.openai import OpenAIProvider
 
-        return OpenAIProvider(model, base_url=base_url, api_key=api_key)
+        return OpenAIProvider(model, base_url=base_url, api_key=api_key, extra_body=extra_body)
     raise ConfigurationError(
         f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}"
     )

@@ -102,6 +102,7 @@ def settings_from_args(args: argparse.Namespace) -> ServeSettings:
         "provider": args.provider,
         "model": args.model,
         "base_url": args.base_url,
+        "upstream_extra_body": args.extra_body,
         "api_key": args.api_key or os.environ.get(API_KEY_ENV) or None,
         "config": config,
         "max_in_flight": in_flight,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from reasoning_graph.config import ReasoningConfig
@@ -40,6 +42,9 @@ class ServeSettings(BaseModel):
     """The upstream model (`openai`, required there) or a GGUF path (`llamacpp`)."""
     base_url: str | None = None
     """The upstream OpenAI-compatible server, e.g. `http://localhost:8000/v1`."""
+    upstream_extra_body: dict[str, Any] | None = None
+    """More JSON fields in every request to the upstream server, its own sampling options
+    (`OpenAIProvider`'s `extra_body`, e.g. `{"repeat_penalty": 1.0}`); `openai` only."""
     upstream_api_key: SecretStr | None = None
     """The upstream's key; `None` falls back to `OPENAI_API_KEY`. Never echoed."""
     api_key: SecretStr | None = None

@@ -53,7 +53,11 @@ class Upstream:
         self._http_client: httpx2.AsyncClient | None = None
         self._named: OrderedDict[str, OpenAIProvider] = OrderedDict()
         self._default = make_generator(
-            settings.provider, model=settings.model, base_url=settings.base_url, api_key=self._key
+            settings.provider,
+            model=settings.model,
+            base_url=settings.base_url,
+            api_key=self._key,
+            extra_body=settings.upstream_extra_body,
         )
         if isinstance(self._default, OpenAIProvider):  # again, on the shared connection pool
             self._default = self._openai(self._default.model_name)
@@ -103,6 +107,7 @@ class Upstream:
             api_key=self._key,
             max_concurrency=self._settings.upstream_concurrency,
             http_client=self._client(),
+            extra_body=self._settings.upstream_extra_body,
         )
 
     def _client(self) -> httpx2.AsyncClient:

@@ -222,10 +222,13 @@ def test_bad_report_and_calibrate_input_is_one_line_and_exit_2(capsys, argv, exp
     assert out == ""
 
 
-def test_replay_refuses_provider_options(tmp_path, data, capsys):
+@pytest.mark.parametrize(
+    "option", [["--base-url", "http://x/v1"], ["--extra-body", '{"repeat_penalty": 1.0}']]
+)
+def test_replay_refuses_provider_options(tmp_path, data, capsys, option):
     cache = tmp_path / "cache.sqlite"
     cache.write_bytes(b"")
-    argv = bench_argv(data, tmp_path / "run", None, "--replay", cache, "--base-url", "http://x/v1")
+    argv = bench_argv(data, tmp_path / "run", None, "--replay", cache, *option)
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and "--replay serves recorded samples" in err
 

@@ -117,3 +117,22 @@ def test_bad_options_end_with_one_line_and_exit_2(args: list[str], message: str)
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+async def test_extra_body_reaches_every_upstream_provider() -> None:
+    """`serve --extra-body` is for the upstream server: the default model's provider and one
+    named in a request (`strategy@n:MODEL`) both send it."""
+    from reasoning_graph.cli.parser import build_parser
+    from reasoning_graph.serve.command import settings_from_args
+    from reasoning_graph.serve.upstream import Upstream
+
+    argv = ["serve", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+    args = build_parser().parse_args([*argv, "--extra-body", '{"top_k": 20}'])
+    settings = settings_from_args(args)
+    assert settings.upstream_extra_body == {"top_k": 20}
+    upstream = Upstream(settings)
+    try:
+        shown = [repr(upstream.generator(None)), repr(upstream.generator("other"))]
+    finally:
+        await upstream.aclose()
+    assert all(text.endswith("extra_body={'top_k': 20})") for text in shown), shown
